@@ -1,0 +1,54 @@
+# tenantsync: make demo (the main job on local stand-ins) and make test are all a fresh machine
+# with Go, Node and npm needs; everything else is installed into the repository by these targets.
+
+GO       ?= go
+BIN      := bin
+NODE_BIN := node_modules/.bin
+GOFLAGS  ?=
+
+.PHONY: all build demo run test test-race bench vet fmt deps clean
+
+all: build
+
+# npm ci installs exactly package-lock.json into ./node_modules (Azurite).
+$(NODE_BIN)/azurite-table: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(NODE_BIN)/azurite-table
+	$(GO) mod download
+
+local.settings.json:
+	cp local.settings.sample.json local.settings.json
+	@echo "created local.settings.json from local.settings.sample.json"
+
+build: local.settings.json
+	$(GO) build $(GOFLAGS) -o $(BIN)/handler ./cmd/handler
+	$(GO) build $(GOFLAGS) -o $(BIN)/funchost ./cmd/funchost
+	$(GO) build $(GOFLAGS) -o $(BIN)/demo ./cmd/demo
+
+# The main job end to end on Azurite, the local host and the handler; prints what happened.
+demo: deps build
+	$(BIN)/demo
+
+# The same stack, kept serving until Ctrl-C.
+run: deps build
+	$(BIN)/demo -serve
+
+test: deps local.settings.json
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -count=1 -race ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN) dist .demo .funchost

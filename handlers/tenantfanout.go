@@ -1,0 +1,33 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantsync/tenantsync/shared/fanout"
+	"github.com/tenantsync/tenantsync/shared/invocation"
+)
+
+// tenantFanout is the timer that queues one sync message per eligible tenant.
+func (d Deps) tenantFanout(ctx context.Context, req *invocation.Request) (*invocation.Response, error) {
+	timer, err := req.Timer("timer")
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Store.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	tenants, err := d.Store.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := fanout.Plan(tenants, d.Now(), "scheduled")
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Queue.Send(ctx, msgs); err != nil {
+		return nil, fmt.Errorf("queue sync messages: %w", err)
+	}
+	invocation.Logger(ctx).Info("fan-out queued tenant syncs", "tenants", len(tenants), "queued", len(msgs), "isPastDue", timer.IsPastDue)
+	return &invocation.Response{Logs: []string{fmt.Sprintf("queued %d of %d tenants", len(msgs), len(tenants))}}, nil
+}

@@ -1,0 +1,27 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/sync"
+)
+
+// tenantSync is the Service Bus-triggered worker: one tenant per message.
+func (d Deps) tenantSync(ctx context.Context, req *invocation.Request) (*invocation.Response, error) {
+	msg, err := req.ServiceBus("msg")
+	if err != nil {
+		return nil, err
+	}
+	syncReq, err := sync.Decode(msg.Body)
+	if err != nil {
+		// Failing keeps the message: after MaxDeliveryCount it is dead-lettered with this reason
+		// in the logs, where an operator can inspect and resubmit it.
+		return nil, err
+	}
+	w := &sync.Worker{Store: d.Store, Now: d.Now, Log: invocation.Logger(ctx)}
+	if err := w.Handle(ctx, syncReq, sync.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount}); err != nil {
+		return nil, err
+	}
+	return &invocation.Response{}, nil
+}

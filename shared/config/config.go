@@ -1,0 +1,212 @@
+// Package config reads the handler's settings from the environment in one place and validates
+// them at start-up, so a missing or malformed setting stops the handler with an error naming it
+// instead of failing later, inside some invocation, in a way nobody can trace back.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Config is everything the handler needs from its environment.
+type Config struct {
+	// Port is where the Functions host expects the handler (FUNCTIONS_CUSTOMHANDLER_PORT).
+	Port int
+
+	LogFormat string // json or text
+	LogLevel  slog.Level
+
+	Tables Tables
+	Queue  Queue
+
+	// AzureClientID selects the user-assigned managed identity for Azure resources
+	// (azidentity's own convention); empty means the system-assigned one.
+	AzureClientID string
+}
+
+// Tables says how to reach Table Storage: a connection string (Azurite locally) or an endpoint
+// reached with the managed identity (Azure, where shared keys are off).
+type Tables struct {
+	ConnectionString string
+	Endpoint         string
+}
+
+// Queue says where sync messages go: Azure Service Bus (by namespace, managed identity) or the
+// local host's embedded queue.
+type Queue struct {
+	Name                string
+	ServiceBusNamespace string
+	LocalEndpoint       string
+}
+
+// Setting names. Exported so tests, the local host and the Bicep contract checks share them.
+const (
+	SettingPort                = "FUNCTIONS_CUSTOMHANDLER_PORT"
+	SettingLogFormat           = "LOG_FORMAT"
+	SettingLogLevel            = "LOG_LEVEL"
+	SettingTablesConnection    = "TABLES_CONNECTION_STRING"
+	SettingTablesEndpoint      = "TABLES_ENDPOINT"
+	SettingQueueName           = "SYNC_QUEUE_NAME"
+	SettingServiceBusNamespace = "ServiceBusConnection__fullyQualifiedNamespace"
+	SettingLocalQueueEndpoint  = "LOCAL_QUEUE_ENDPOINT"
+	SettingAzureClientID       = "AZURE_CLIENT_ID"
+)
+
+// Lookup is os.LookupEnv's shape, so tests can pass a map.
+type Lookup func(string) (string, bool)
+
+// Load reads and validates every setting. All problems are reported together.
+func Load(env Lookup) (*Config, error) {
+	return load(&reader{env: env})
+}
+
+func load(r *reader) (*Config, error) {
+	c := &Config{
+		Port:          r.port(SettingPort),
+		LogFormat:     r.oneOf(SettingLogFormat, "json", "json", "text"),
+		LogLevel:      r.level(SettingLogLevel),
+		AzureClientID: r.optional(SettingAzureClientID, ""),
+		Tables: Tables{
+			ConnectionString: r.optional(SettingTablesConnection, ""),
+			Endpoint:         r.httpsURL(SettingTablesEndpoint),
+		},
+		Queue: Queue{
+			Name:                r.optional(SettingQueueName, "tenant-sync"),
+			ServiceBusNamespace: r.optional(SettingServiceBusNamespace, ""),
+			LocalEndpoint:       r.httpURL(SettingLocalQueueEndpoint),
+		},
+	}
+	r.exactlyOne(SettingTablesConnection, c.Tables.ConnectionString, SettingTablesEndpoint, c.Tables.Endpoint,
+		"Table Storage: set TABLES_ENDPOINT in Azure (managed identity) or TABLES_CONNECTION_STRING locally (Azurite)")
+	r.exactlyOne(SettingServiceBusNamespace, c.Queue.ServiceBusNamespace, SettingLocalQueueEndpoint, c.Queue.LocalEndpoint,
+		"the sync queue: set ServiceBusConnection__fullyQualifiedNamespace in Azure or LOCAL_QUEUE_ENDPOINT for the local host")
+	if err := errors.Join(r.errs...); err != nil {
+		return nil, fmt.Errorf("configuration is invalid:\n%w", err)
+	}
+	return c, nil
+}
+
+// Known lists every setting Load reads. The contract test compares it with
+// local.settings.sample.json so a new setting cannot be forgotten there.
+func Known() []string {
+	r := &reader{env: func(string) (string, bool) { return "", false }, seen: map[string]bool{}}
+	_, _ = load(r)
+	out := make([]string, 0, len(r.seen))
+	for name := range r.seen {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type reader struct {
+	env  Lookup
+	errs []error
+	seen map[string]bool // nil unless Known is collecting names
+}
+
+// get returns the trimmed value, flagging unresolved Key Vault references: the platform leaves the
+// literal "@Microsoft.KeyVault(...)" in place when it cannot resolve one, and using that as a value
+// would fail much later with a baffling error.
+func (r *reader) get(name string) (string, bool) {
+	if r.seen != nil {
+		r.seen[name] = true
+	}
+	v, ok := r.env(name)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return "", false
+	}
+	if strings.HasPrefix(v, "@Microsoft.KeyVault(") {
+		r.fail(name, "is an unresolved Key Vault reference (%s): check the reference's SecretUri and that the app's identity may read secrets in that vault", v)
+		return "", false
+	}
+	return v, true
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("setting %s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) optional(name, def string) string {
+	if v, ok := r.get(name); ok {
+		return v
+	}
+	return def
+}
+
+func (r *reader) port(name string) int {
+	v, ok := r.get(name)
+	if !ok {
+		r.fail(name, "is missing: the Functions host sets it when it starts the handler")
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		r.fail(name, "is %q, want a TCP port number (1-65535)", v)
+		return 0
+	}
+	return n
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(name, "is %q, want one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) level(name string) slog.Level {
+	v, ok := r.get(name)
+	if !ok {
+		return slog.LevelInfo
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(name, "is %q, want debug, info, warn or error", v)
+	}
+	return l
+}
+
+func (r *reader) httpsURL(name string) string { return r.url(name, "https") }
+func (r *reader) httpURL(name string) string  { return r.url(name, "http", "https") }
+
+func (r *reader) url(name string, schemes ...string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		r.fail(name, "is %q, want an absolute URL", v)
+		return ""
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return strings.TrimRight(v, "/")
+		}
+	}
+	r.fail(name, "is %q, want a %s URL", v, strings.Join(schemes, " or "))
+	return ""
+}
+
+func (r *reader) exactlyOne(a, av, b, bv, what string) {
+	switch {
+	case av == "" && bv == "":
+		r.errs = append(r.errs, fmt.Errorf("settings %s and %s are both missing: %s", a, b, what))
+	case av != "" && bv != "":
+		r.errs = append(r.errs, fmt.Errorf("settings %s and %s are both set: %s, not both", a, b, what))
+	}
+}

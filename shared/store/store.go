@@ -1,0 +1,246 @@
+// Package store keeps tenantsync's state in Azure Table Storage through aztables: tenants in one
+// partition (the list is read whole), everything per tenant partitioned by tenant id.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/tenantsync/tenantsync/shared/config"
+	"github.com/tenantsync/tenantsync/shared/domain"
+)
+
+// Table names.
+const (
+	TableTenants = "Tenants"
+	TableRuns    = "Runs"
+)
+
+// tenantPartition holds every tenant row: listing all tenants is then one partition query.
+const tenantPartition = "tenant"
+
+// Store is the Table Storage state.
+type Store struct {
+	svc     *aztables.ServiceClient
+	tenants *aztables.Client
+	runs    *aztables.Client
+
+	ensureOnce sync.Once
+	ensureErr  error
+}
+
+// Open connects with a connection string (Azurite) or the endpoint and a token credential (Azure).
+func Open(cfg config.Tables, cred azcore.TokenCredential) (*Store, error) {
+	var (
+		svc *aztables.ServiceClient
+		err error
+	)
+	if cfg.ConnectionString != "" {
+		svc, err = aztables.NewServiceClientFromConnectionString(cfg.ConnectionString, nil)
+	} else {
+		svc, err = aztables.NewServiceClient(cfg.Endpoint, cred, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table storage: %w", err)
+	}
+	return New(svc), nil
+}
+
+// New wraps a service client.
+func New(svc *aztables.ServiceClient) *Store {
+	return &Store{svc: svc, tenants: svc.NewClient(TableTenants), runs: svc.NewClient(TableRuns)}
+}
+
+// Ensure creates the tables once per process; later calls return the first result.
+func (s *Store) Ensure(ctx context.Context) error {
+	s.ensureOnce.Do(func() {
+		for _, name := range []string{TableTenants, TableRuns} {
+			if _, err := s.svc.CreateTable(ctx, name, nil); err != nil && !isCode(err, aztables.TableAlreadyExists) {
+				s.ensureErr = fmt.Errorf("create table %s: %w", name, err)
+				return
+			}
+		}
+	})
+	return s.ensureErr
+}
+
+func isCode(err error, code aztables.TableErrorCode) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.ErrorCode == string(code)
+}
+
+// IsNotFound reports whether err is Table Storage's 404.
+func IsNotFound(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
+}
+
+// tenantEntity is a tenant row.
+type tenantEntity struct {
+	aztables.Entity
+	DisplayName   string
+	DefaultDomain string
+	Excluded      bool
+	ConsentState  string
+	SyncState     string
+	LastRunID     string
+	LastSuccessAt *aztables.EDMDateTime `json:",omitempty"`
+}
+
+// UpsertTenant writes a tenant row (merge, so columns other writers own are kept).
+func (s *Store) UpsertTenant(ctx context.Context, t domain.Tenant) error {
+	e := tenantEntity{
+		Entity:      aztables.Entity{PartitionKey: tenantPartition, RowKey: t.TenantID},
+		DisplayName: t.DisplayName, DefaultDomain: t.DefaultDomain, Excluded: t.Excluded,
+		ConsentState: t.ConsentState, SyncState: t.SyncState, LastRunID: t.LastRunID,
+	}
+	if !t.LastSuccessAt.IsZero() {
+		ts := aztables.EDMDateTime(t.LastSuccessAt.UTC())
+		e.LastSuccessAt = &ts
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.tenants.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeMerge})
+	return err
+}
+
+// SetTenantSync records a tenant's latest run without touching the columns discovery and consent
+// own (a merge of only these properties).
+func (s *Store) SetTenantSync(ctx context.Context, tenantID, state, runID string, succeededAt time.Time) error {
+	props := map[string]any{"PartitionKey": tenantPartition, "RowKey": tenantID, "SyncState": state, "LastRunID": runID}
+	if !succeededAt.IsZero() {
+		props["LastSuccessAt"] = aztables.EDMDateTime(succeededAt.UTC())
+	}
+	b, err := json.Marshal(props)
+	if err != nil {
+		return err
+	}
+	_, err = s.tenants.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeMerge})
+	return err
+}
+
+// GetTenant reads one tenant; a missing tenant gives an error for which IsNotFound is true.
+func (s *Store) GetTenant(ctx context.Context, tenantID string) (domain.Tenant, error) {
+	resp, err := s.tenants.GetEntity(ctx, tenantPartition, tenantID, nil)
+	if err != nil {
+		return domain.Tenant{}, err
+	}
+	return decodeTenant(resp.Value)
+}
+
+// ListTenants reads every tenant, ordered by id (the RowKey).
+func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
+	filter := fmt.Sprintf("PartitionKey eq '%s'", tenantPartition)
+	pager := s.tenants.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	var out []domain.Tenant
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		for _, raw := range page.Entities {
+			t, err := decodeTenant(raw)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func decodeTenant(raw []byte) (domain.Tenant, error) {
+	var e tenantEntity
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return domain.Tenant{}, fmt.Errorf("tenant row: %w", err)
+	}
+	t := domain.Tenant{
+		TenantID: e.RowKey, DisplayName: e.DisplayName, DefaultDomain: e.DefaultDomain, Excluded: e.Excluded,
+		ConsentState: e.ConsentState, SyncState: e.SyncState, LastRunID: e.LastRunID,
+	}
+	if e.LastSuccessAt != nil {
+		t.LastSuccessAt = time.Time(*e.LastSuccessAt)
+	}
+	return t, nil
+}
+
+// runEntity is a run row: PartitionKey tenant id, RowKey run id.
+type runEntity struct {
+	aztables.Entity
+	Reason        string
+	State         string
+	MessageID     string
+	DeliveryCount int32
+	QueuedAt      *aztables.EDMDateTime `json:",omitempty"`
+	StartedAt     *aztables.EDMDateTime `json:",omitempty"`
+	FinishedAt    *aztables.EDMDateTime `json:",omitempty"`
+}
+
+func edm(t time.Time) *aztables.EDMDateTime {
+	if t.IsZero() {
+		return nil
+	}
+	v := aztables.EDMDateTime(t.UTC())
+	return &v
+}
+
+func fromEDM(t *aztables.EDMDateTime) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return time.Time(*t).UTC()
+}
+
+// PutRun writes a run row, replacing it: a redelivered message rewrites the same run.
+func (s *Store) PutRun(ctx context.Context, r domain.Run) error {
+	e := runEntity{
+		Entity: aztables.Entity{PartitionKey: r.TenantID, RowKey: r.RunID},
+		Reason: r.Reason, State: r.State, MessageID: r.MessageID, DeliveryCount: int32(r.DeliveryCount),
+		QueuedAt: edm(r.QueuedAt), StartedAt: edm(r.StartedAt), FinishedAt: edm(r.FinishedAt),
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.runs.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
+	return err
+}
+
+// ListRuns reads a tenant's runs, newest first.
+func (s *Store) ListRuns(ctx context.Context, tenantID string) ([]domain.Run, error) {
+	if !domain.IsTenantID(tenantID) { // also keeps the value out of the OData filter unless it is a GUID
+		return nil, fmt.Errorf("list runs: %q is not a tenant id", tenantID)
+	}
+	filter := fmt.Sprintf("PartitionKey eq '%s'", tenantID)
+	pager := s.runs.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	var out []domain.Run
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		for _, raw := range page.Entities {
+			var e runEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return nil, fmt.Errorf("run row: %w", err)
+			}
+			out = append(out, domain.Run{
+				TenantID: e.PartitionKey, RunID: e.RowKey, Reason: e.Reason, State: e.State, MessageID: e.MessageID,
+				DeliveryCount: int(e.DeliveryCount), QueuedAt: fromEDM(e.QueuedAt), StartedAt: fromEDM(e.StartedAt), FinishedAt: fromEDM(e.FinishedAt),
+			})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].QueuedAt.After(out[j].QueuedAt) })
+	return out, nil
+}
