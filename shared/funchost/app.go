@@ -311,6 +311,9 @@ func (p *RetryPolicy) delays() (time.Duration, time.Duration, error) {
 // ParseTimeSpan parses a .NET TimeSpan as host.json writes it: [d.]hh:mm:ss[.fffffff].
 func ParseTimeSpan(s string) (time.Duration, error) {
 	bad := fmt.Errorf("%q is not a TimeSpan (want hh:mm:ss, e.g. 00:10:00)", s)
+	if strings.ContainsAny(s, "-+ ") {
+		return 0, bad
+	}
 	var days int64
 	if i := strings.IndexByte(s, '.'); i >= 0 && i < strings.IndexByte(s, ':') {
 		d, err := strconv.ParseInt(s[:i], 10, 64)

@@ -162,7 +162,7 @@ func (h *Host) adminFire(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.URL.Query().Get("wait") != "true" {
-		go func() { _ = h.Fire(context.WithoutCancel(r.Context()), f.Name, body.Input) }()
+		h.background(func(ctx context.Context) { _ = h.Fire(ctx, f.Name, body.Input) })
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}

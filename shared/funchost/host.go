@@ -67,6 +67,7 @@ type Host struct {
 	mu      sync.Mutex
 	history []Invocation
 
+	ctx    context.Context // ends at Close; background work hangs off it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -126,9 +127,8 @@ func Start(opts Options) (*Host, error) {
 	h.worker = newWorker(exe, app.Host.Arguments, dir, absRoot, env, opts.ReadyTimeout, h.log)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	h.wg.Add(1)
-	go func() { defer h.wg.Done(); h.worker.run(ctx) }()
+	h.ctx, h.cancel = ctx, cancel
+	h.background(h.worker.run)
 
 	readyCtx, readyCancel := context.WithTimeout(ctx, h.worker.readyFor+time.Second)
 	_, err = h.worker.acquire(readyCtx)
@@ -152,18 +152,23 @@ func Start(opts Options) (*Host, error) {
 			t := h.newTimer(f)
 			h.timers[f.Name] = t
 			if !opts.DisableTimers {
-				h.wg.Add(1)
-				go func() { defer h.wg.Done(); t.run(ctx) }()
+				h.background(t.run)
 			}
 		case TriggerServiceBus:
+			q := h.queues[f.Trigger.QueueName]
 			for range app.Host.ServiceBus.MaxConcurrentCalls {
-				h.wg.Add(1)
-				go func() { defer h.wg.Done(); h.consume(ctx, f, h.queues[f.Trigger.QueueName]) }()
+				h.background(func(ctx context.Context) { h.consume(ctx, f, q) })
 			}
 		}
 	}
 	h.printFunctions()
 	return h, nil
+}
+
+// background runs f until it returns; Close cancels its context and waits for it.
+func (h *Host) background(f func(ctx context.Context)) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); f(h.ctx) }()
 }
 
 // Close stops triggers, the HTTP server and the handler.

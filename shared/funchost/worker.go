@@ -38,6 +38,7 @@ type worker struct {
 	cur     *process      // ready process, nil while (re)starting
 	readyCh chan struct{} // closed when cur becomes ready
 	starts  int
+	changed chan struct{} // closed and replaced on every state change (tests wait on it)
 }
 
 type process struct {
@@ -54,6 +55,7 @@ func newWorker(exe string, args []string, dir, appRoot string, env []string, rea
 	return &worker{
 		exe: exe, args: args, dir: dir, appRoot: appRoot, env: env, readyFor: readyFor, log: log,
 		readyCh: make(chan struct{}),
+		changed: make(chan struct{}),
 		client: &http.Client{
 			// Like the host's HttpClient for forwarding: no redirects followed, no cookie jar,
 			// no transparent decompression (bodies are relayed as the handler wrote them).
@@ -123,6 +125,7 @@ func (w *worker) start() (*process, error) {
 	}
 	w.mu.Lock()
 	w.starts++
+	w.notifyLocked()
 	id := uuid.NewString()
 	w.mu.Unlock()
 	cmd := exec.Command(w.exe, w.args...)
@@ -200,6 +203,7 @@ func (w *worker) setReady(p *process) {
 	defer w.mu.Unlock()
 	w.cur = p
 	close(w.readyCh)
+	w.notifyLocked()
 	w.log.infof("Custom handler ready (Pid=%d)", p.cmd.Process.Pid)
 }
 
@@ -209,6 +213,29 @@ func (w *worker) setNotReady(p *process) {
 	if w.cur == p {
 		w.cur = nil
 		w.readyCh = make(chan struct{})
+		w.notifyLocked()
+	}
+}
+
+func (w *worker) notifyLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// awaitReadyStart waits until the n-th process has started and is ready.
+func (w *worker) awaitReadyStart(ctx context.Context, n int) error {
+	for {
+		w.mu.Lock()
+		ok, ch := w.starts >= n && w.cur != nil, w.changed
+		w.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -233,6 +260,7 @@ func (w *worker) acquire(ctx context.Context) (*process, error) {
 // which in the real host restarts the worker and fails every in-flight invocation with it.
 func (w *worker) restart(p *process, reason string) {
 	w.log.errorf("Restarting custom handler (Pid=%d): %s", p.cmd.Process.Pid, reason)
+	w.setNotReady(p) // no new invocation may reach the process being killed
 	w.kill(p)
 }
 

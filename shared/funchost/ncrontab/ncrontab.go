@@ -219,7 +219,7 @@ func parseElement(spec *fieldSpec, elem string) (lo, hi, step int, err error) {
 			return 0, 0, 0, fmt.Errorf("step %q has nothing to step over", elem)
 		}
 		n, ok := parseDigits(stepStr)
-		if !ok {
+		if !ok || n < 1 {
 			return 0, 0, 0, fmt.Errorf("step %q must be a number from 1 to 999999999", stepStr)
 		}
 		step = n

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tenantsync/tenantsync/shared/config"
+)
+
+// Every function folder has a handler and every handler a folder: a function on one side only
+// would either 404 in the host or never be invoked.
+func TestFunctionFoldersMatchHandlers(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "functions", "*", "function.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folders []string
+	for _, d := range dirs {
+		folders = append(folders, filepath.Base(filepath.Dir(d)))
+	}
+	var handled []string
+	for name := range Functions(Deps{}) {
+		handled = append(handled, name)
+	}
+	for name := range HTTPRoutes(Deps{}) {
+		handled = append(handled, name)
+	}
+	sort.Strings(folders)
+	sort.Strings(handled)
+	if strings.Join(folders, ",") != strings.Join(handled, ",") {
+		t.Errorf("functions/ has %v, handlers has %v", folders, handled)
+	}
+	// HTTP functions are matched by route: the handler's pattern must serve the function's route.
+	for name, r := range HTTPRoutes(Deps{}) {
+		b, err := os.ReadFile(filepath.Join("..", "functions", name, "function.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fj struct {
+			Bindings []struct{ Type, Route string }
+		}
+		if err := json.Unmarshal(b, &fj); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(r.Pattern, "/api/"+fj.Bindings[0].Route) {
+			t.Errorf("%s: handler pattern %q does not serve route %q", name, r.Pattern, fj.Bindings[0].Route)
+		}
+	}
+}
+
+// Every setting the handler reads is listed, with a working local value or empty for the
+// Azure-only alternative, in local.settings.sample.json.
+func TestSampleSettingsListEverySetting(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "local.settings.sample.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls struct{ Values map[string]string }
+	if err := json.Unmarshal(b, &ls); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range config.Known() {
+		if name == config.SettingPort {
+			continue // set by the host for each handler process
+		}
+		if _, ok := ls.Values[name]; !ok {
+			t.Errorf("setting %s is read by the handler but missing from local.settings.sample.json", name)
+		}
+	}
+	// And the sample configuration itself is valid.
+	env := func(k string) (string, bool) {
+		if k == config.SettingPort {
+			return "7072", true
+		}
+		v, ok := ls.Values[k]
+		return v, ok
+	}
+	if _, err := config.Load(env); err != nil {
+		t.Errorf("local.settings.sample.json does not configure a valid handler: %v", err)
+	}
+}
