@@ -38,4 +38,3 @@ func TestPlan(t *testing.T) {
 		t.Error("a second fire in the same slot must reuse the MessageId so the queue drops it")
 	}
 }
-
