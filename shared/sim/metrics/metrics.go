@@ -1,0 +1,100 @@
+// Package metrics counts the simulator's requests per tenant and endpoint (round trips, throttled
+// answers, errors) so benchmarks and tests can measure how many Graph calls a sync makes.
+package metrics
+
+import (
+	"sort"
+	"sync"
+)
+
+// Key identifies a counter.
+type Key struct {
+	Service  string `json:"service"`  // entra, graph, partnercenter, keyvault
+	TenantID string `json:"tenantId"` // "" when not tenant-specific
+	Endpoint string `json:"endpoint"` // normalised, e.g. "GET /users" or "POST /$batch"
+}
+
+// Counts are the totals for one key.
+type Counts struct {
+	Requests  int64 `json:"requests"`
+	Throttled int64 `json:"throttled"` // 429s served (batch items included)
+	Errors    int64 `json:"errors"`    // other 4xx/5xx
+}
+
+// Row is one key with its counts.
+type Row struct {
+	Key
+	Counts
+}
+
+// Recorder is safe for concurrent use.
+type Recorder struct {
+	mu sync.Mutex
+	m  map[Key]*Counts
+}
+
+// New returns an empty recorder.
+func New() *Recorder { return &Recorder{m: map[Key]*Counts{}} }
+
+// Observe counts one answer (a whole request, or one $batch item).
+func (r *Recorder) Observe(service, tenantID, endpoint string, status int) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := Key{service, tenantID, endpoint}
+	c := r.m[k]
+	if c == nil {
+		c = &Counts{}
+		r.m[k] = c
+	}
+	c.Requests++
+	switch {
+	case status == 429:
+		c.Throttled++
+	case status >= 400:
+		c.Errors++
+	}
+}
+
+// Rows returns every counter, sorted.
+func (r *Recorder) Rows() []Row {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Row, 0, len(r.m))
+	for k, c := range r.m {
+		out = append(out, Row{k, *c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Key, out[j].Key
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		if a.TenantID != b.TenantID {
+			return a.TenantID < b.TenantID
+		}
+		return a.Endpoint < b.Endpoint
+	})
+	return out
+}
+
+// Total sums the counts of rows matching service and tenant ("" matches all).
+func (r *Recorder) Total(service, tenantID string) Counts {
+	var t Counts
+	for _, row := range r.Rows() {
+		if (service == "" || row.Service == service) && (tenantID == "" || row.TenantID == tenantID) {
+			t.Requests += row.Requests
+			t.Throttled += row.Throttled
+			t.Errors += row.Errors
+		}
+	}
+	return t
+}
+
+// Reset clears every counter.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m = map[Key]*Counts{}
+}
