@@ -6,7 +6,7 @@ BIN      := bin
 NODE_BIN := node_modules/.bin
 GOFLAGS  ?=
 
-.PHONY: all build demo run test test-race bench vet fmt deps clean
+.PHONY: all build demo run sim test bench vet fmt deps clean
 
 all: build
 
@@ -26,6 +26,7 @@ build: local.settings.json
 	$(GO) build $(GOFLAGS) -o $(BIN)/handler ./cmd/handler
 	$(GO) build $(GOFLAGS) -o $(BIN)/funchost ./cmd/funchost
 	$(GO) build $(GOFLAGS) -o $(BIN)/demo ./cmd/demo
+	$(GO) build $(GOFLAGS) -o $(BIN)/msftsim ./cmd/msftsim
 
 # The main job end to end on Azurite, the local host and the handler; prints what happened.
 demo: deps build
@@ -34,6 +35,11 @@ demo: deps build
 # The same stack, kept serving until Ctrl-C.
 run: deps build
 	$(BIN)/demo -serve
+
+# The Microsoft cloud simulator on its own: prints its endpoints and CA file (SCENARIO=large for 1,000 tenants).
+SCENARIO ?= demo
+sim: build
+	$(BIN)/msftsim -scenario $(SCENARIO) -dir .sim
 
 test: deps local.settings.json
 	$(GO) vet ./...
@@ -51,4 +57,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf $(BIN) dist .demo .funchost
+	rm -rf $(BIN) dist .demo .funchost .sim
