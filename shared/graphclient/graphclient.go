@@ -18,6 +18,11 @@ import (
 // New returns a Graph client and its request adapter (the adapter is what batch requests and
 // page iterators need) authenticating with cred.
 func New(cred azcore.TokenCredential, ep cloud.Endpoints) (*msgraphsdk.GraphServiceClient, *msgraphsdk.GraphRequestAdapter, error) {
+	return NewWithRetry(cred, ep, &RetryHandler{})
+}
+
+// NewWithRetry is New with a configured retry policy.
+func NewWithRetry(cred azcore.TokenCredential, ep cloud.Endpoints, retry *RetryHandler) (*msgraphsdk.GraphServiceClient, *msgraphsdk.GraphRequestAdapter, error) {
 	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{cloud.GraphScope}, []string{ep.GraphHost()})
 	if err != nil {
 		return nil, nil, err
@@ -32,6 +37,11 @@ func New(cred azcore.TokenCredential, ep cloud.Endpoints) (*msgraphsdk.GraphServ
 	// The SDK's own middleware (retry with Retry-After, redirect, compression, telemetry) on top of
 	// our transport.
 	mws := msgraphgocore.GetDefaultMiddlewaresWithOptions(&msgraphgocore.GraphClientOptions{GraphServiceVersion: "v1.0"})
+	for i, m := range mws {
+		if _, ok := m.(*khttp.RetryHandler); ok {
+			mws[i] = retry // see RetryHandler for why the SDK's is replaced
+		}
+	}
 	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(base, mws...)}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
