@@ -8,38 +8,50 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/store"
+	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
 // Deps are the handler's dependencies, built once per process in cmd/handler.
 type Deps struct {
-	Store *store.Store
-	Queue queue.Sender
-	Log   *slog.Logger
-	Now   func() time.Time
+	Store     *store.Store
+	Queue     queue.Sender
+	Engine    *sync.Engine
+	Discovery *discovery.Discoverer
+	Log       *slog.Logger
+	Now       func() time.Time
+	// FanoutSpread spreads a fan-out's messages over this window.
+	FanoutSpread time.Duration
 }
 
-// Functions maps each function folder under functions/ to its invocation handler. The contract
-// test checks this list against the folders, so a function cannot exist on one side only.
+// Functions maps each non-HTTP function folder under functions/ to its invocation handler. The
+// contract test checks these and HTTPRoutes against the folders.
 func Functions(d Deps) map[string]invocation.Func {
 	return map[string]invocation.Func{
-		"TenantFanout": d.tenantFanout,
-		"TenantSync":   d.tenantSync,
+		"TenantDiscovery": d.tenantDiscovery,
+		"TenantFanout":    d.tenantFanout,
+		"TenantSync":      d.tenantSync,
 	}
 }
 
-// HTTPRoutes are the forwarded HTTP functions: function name → ServeMux pattern.
-func HTTPRoutes(d Deps) map[string]struct {
+// Route is a forwarded HTTP function's ServeMux pattern and handler.
+type Route struct {
 	Pattern string
 	Handler http.HandlerFunc
-} {
-	return map[string]struct {
-		Pattern string
-		Handler http.HandlerFunc
-	}{
-		"Tenants": {"GET /api/tenants", d.listTenants},
+}
+
+// HTTPRoutes are the forwarded HTTP functions by function name.
+func HTTPRoutes(d Deps) map[string]Route {
+	return map[string]Route{
+		"Tenants":          {"GET /api/tenants", d.listTenants},
+		"Tenant":           {"GET /api/tenants/{tenantId}", d.getTenant},
+		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.updateTenant},
+		"TenantCollection": {"GET /api/tenants/{tenantId}/{collection}", d.tenantCollection},
+		"TenantSyncNow":    {"POST /api/tenants/{tenantId}/sync", d.syncNow},
+		"DiscoveryRun":     {"POST /api/discovery", d.discoverNow},
 	}
 }
 
@@ -72,3 +84,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
 }
+
+type queueMessage = queue.Message

@@ -21,13 +21,16 @@ func (d Deps) tenantFanout(ctx context.Context, req *invocation.Request) (*invoc
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := fanout.Plan(tenants, d.Now(), "scheduled")
+	msgs, reqs, err := fanout.Plan(tenants, d.Now(), "scheduled", d.FanoutSpread)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.Queue.Send(ctx, msgs); err != nil {
 		return nil, fmt.Errorf("queue sync messages: %w", err)
 	}
-	invocation.Logger(ctx).Info("fan-out queued tenant syncs", "tenants", len(tenants), "queued", len(msgs), "isPastDue", timer.IsPastDue)
-	return &invocation.Response{Logs: []string{fmt.Sprintf("queued %d of %d tenants", len(msgs), len(tenants))}}, nil
+	if err := d.Store.MarkQueued(ctx, reqs); err != nil {
+		return nil, err
+	}
+	invocation.Logger(ctx).Info("fan-out queued tenant syncs", "tenants", len(tenants), "queued", len(msgs), "spread", d.FanoutSpread.String(), "isPastDue", timer.IsPastDue)
+	return &invocation.Response{Logs: []string{fmt.Sprintf("queued %d of %d tenants over %s", len(msgs), len(tenants), d.FanoutSpread)}}, nil
 }

@@ -19,9 +19,11 @@ func (d Deps) tenantSync(ctx context.Context, req *invocation.Request) (*invocat
 		// in the logs, where an operator can inspect and resubmit it.
 		return nil, err
 	}
-	w := &sync.Worker{Store: d.Store, Now: d.Now, Log: invocation.Logger(ctx)}
-	if err := w.Handle(ctx, syncReq, sync.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount}); err != nil {
-		return nil, err
+	engine := *d.Engine
+	engine.Log = invocation.Logger(ctx)
+	res, err := engine.Sync(ctx, syncReq, sync.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount})
+	if err != nil {
+		return nil, err // retryable: abandon, so Service Bus redelivers
 	}
-	return &invocation.Response{}, nil
+	return &invocation.Response{Logs: []string{"tenant " + syncReq.TenantID + " run " + syncReq.RunID + ": " + res.Run.State}}, nil
 }

@@ -1,5 +1,7 @@
-// Command demo runs tenantsync end to end on the local stand-ins: Azurite for Table Storage, the
-// local Functions host (in process) and the real handler process. With -serve it keeps serving.
+// Command demo runs tenantsync end to end on the local stand-ins: the Microsoft cloud simulator
+// (demo scenario), Azurite for Table Storage, the local Functions host (in process) and the real
+// handler process. Discovery → fan-out → sync workers, then a per-tenant summary. With -serve it
+// keeps everything running.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,17 +26,17 @@ import (
 	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/funchost"
-	"github.com/tenantsync/tenantsync/shared/funchost/sbqueue"
-	"github.com/tenantsync/tenantsync/shared/store"
+	"github.com/tenantsync/tenantsync/shared/sim"
 )
 
 func main() {
 	serve := flag.Bool("serve", false, "keep the stack running after the demo (Ctrl-C stops it)")
 	verbose := flag.Bool("v", false, "print the host's and handler's log lines")
+	scenarioName := flag.String("scenario", "demo", "simulator scenario: demo, large, or a scenario file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *serve, *verbose); err != nil {
+	if err := run(ctx, *serve, *verbose, *scenarioName); err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Println("\ninterrupted: everything was stopped cleanly")
 			return
@@ -43,7 +46,6 @@ func main() {
 	}
 }
 
-// step prints a numbered progress line.
 type stepper struct{ n int }
 
 func (s *stepper) say(format string, args ...any) {
@@ -51,164 +53,226 @@ func (s *stepper) say(format string, args ...any) {
 	fmt.Printf("%2d. %s\n", s.n, fmt.Sprintf(format, args...))
 }
 
-func run(ctx context.Context, serve, verbose bool) error {
+// Fixed ports for `make run`, matching local.settings.sample.json, so the stack can also be
+// driven by hand; the one-shot demo takes free ports so it never collides.
+var servePorts = sim.Ports{Login: 7443, Graph: 7444, PartnerCenter: 7445, Vault: 7446, Identity: 7447, Control: 7448}
+
+func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	var st stepper
 	root, err := devenv.RepoRoot()
 	if err != nil {
 		return err
 	}
 	var hostLog io.Writer
-	if verbose || serve {
+	if verbose {
 		hostLog = os.Stdout
 	}
+	start := time.Now()
+
+	simOpts := sim.Options{Scenario: scenarioName, Dir: filepath.Join(root, ".sim")}
+	if serve {
+		simOpts.Ports = servePorts
+	}
+	cloudSim, err := sim.Start(simOpts)
+	if err != nil {
+		return err
+	}
+	defer cloudSim.Close()
+	ep := cloudSim.Endpoints()
+	st.say("Microsoft cloud simulator: %d customer tenants, Graph at %s, CA %s", cloudSim.World.TenantCount(), ep.GraphURL, rel(root, ep.CAFile))
 
 	azDir := ""
 	if serve {
-		azDir = filepath.Join(root, ".azurite") // keep data across `make run` sessions
+		azDir = filepath.Join(root, ".azurite")
 	}
 	az, err := devenv.StartAzurite(ctx, azDir, nil)
 	if err != nil {
 		return err
 	}
 	defer az.Stop()
-	st.say("Azurite (Table Storage) started on 127.0.0.1:%d", az.Port)
+	st.say("Azurite (Table Storage) on 127.0.0.1:%d", az.Port)
 
 	ls, err := funchost.LoadLocalSettings(filepath.Join(root, "local.settings.json"))
 	if err != nil {
 		return fmt.Errorf("%w (run `make` to create it from local.settings.sample.json)", err)
+	}
+	if added, err := funchost.FillMissing(ls, filepath.Join(root, "local.settings.sample.json")); err != nil {
+		return err
+	} else if len(added) > 0 {
+		fmt.Printf("      local.settings.json lacks %s: using local.settings.sample.json's values\n", strings.Join(added, ", "))
 	}
 	port := 7071
 	if ls.Port != 0 {
 		port = ls.Port
 	}
 	hostURL := "http://127.0.0.1:" + strconv.Itoa(port)
-	ls.Values[config.SettingTablesConnection] = az.ConnectionString()
-	ls.Values[config.SettingLocalQueueEndpoint] = hostURL
-	key := os.Getenv("FUNCHOST_KEY")
+	for k, v := range map[string]string{
+		config.SettingTablesConnection:   az.ConnectionString(),
+		config.SettingLocalQueueEndpoint: hostURL,
+		config.SettingAuthorityHost:      ep.AuthorityHost,
+		config.SettingGraphBaseURL:       ep.GraphURL,
+		config.SettingPartnerCenterURL:   ep.PartnerCenterURL,
+		config.SettingCloudCAFile:        ep.CAFile,
+		config.SettingPartnerTenantID:    ep.PartnerTenantID,
+	} {
+		ls.Values[k] = v
+	}
 	host, err := funchost.Start(funchost.Options{
 		Root: root, Settings: ls.Values, Listen: "127.0.0.1:" + strconv.Itoa(port),
-		Executable: filepath.Join(root, "bin", "handler"), Key: key, StateDir: filepath.Join(root, ".funchost"),
+		Executable: filepath.Join(root, "bin", "handler"), Key: os.Getenv("FUNCHOST_KEY"), StateDir: filepath.Join(root, ".funchost"),
 		DisableTimers: !serve, Log: hostLog,
 	})
 	if err != nil {
 		return err
 	}
 	defer host.Close()
-	st.say("local Functions host on %s started the handler (custom handler, forwarded HTTP)", host.URL())
+	api := &client{base: host.URL(), key: host.Key()}
+	st.say("local Functions host on %s started the handler", host.URL())
 
-	svc, err := store.Open(config.Tables{ConnectionString: az.ConnectionString()}, nil)
-	if err != nil {
-		return err
+	var rep struct {
+		Found, New, Missing, Consented, NotConsented int
+		Sources                                      map[string]int
+		Warnings                                     []string
 	}
-	if err := svc.Ensure(ctx); err != nil {
-		return err
+	if err := api.do(ctx, http.MethodPost, "/api/discovery", &rep); err != nil {
+		return fmt.Errorf("discovery: %w", err)
 	}
-	seed := []domain.Tenant{
-		{TenantID: "0b6f6c3e-6a1e-4c43-9a53-6d1a3f0e1a01", DisplayName: "Contoso Dental", DefaultDomain: "contosodental.onmicrosoft.com", ConsentState: domain.ConsentConsented, SyncState: domain.SyncNever},
-		{TenantID: "1c7a7d4f-7b2f-4d54-8b64-7e2b4a1f2b02", DisplayName: "Fabrikam Legal", DefaultDomain: "fabrikamlegal.onmicrosoft.com", ConsentState: domain.ConsentConsented, SyncState: domain.SyncNever},
-		{TenantID: "2d8b8e50-8c30-4e65-9c75-8f3c5b203c03", DisplayName: "Northwind Traders", DefaultDomain: "northwind.onmicrosoft.com", ConsentState: domain.ConsentConsented, SyncState: domain.SyncNever, Excluded: true},
-		{TenantID: "3e9c9f61-9d41-4f76-8d86-904d6c314d04", DisplayName: "Tailspin Toys", DefaultDomain: "tailspintoys.onmicrosoft.com", ConsentState: domain.ConsentPending, SyncState: domain.SyncNever},
+	st.say("discovery (POST /api/discovery): %d tenants (GDAP %d, Partner Center %d), %d consented, %d not", rep.Found, rep.Sources["gdap"], rep.Sources["csp"], rep.Consented, rep.NotConsented)
+	for _, w := range rep.Warnings {
+		fmt.Println("      warning: " + w)
 	}
-	for _, t := range seed {
-		if err := svc.UpsertTenant(ctx, t); err != nil {
-			return err
-		}
-	}
-	st.say("seeded %d tenants into the Tenants table (2 consented, 1 excluded, 1 awaiting consent)", len(seed))
 
-	if err := fire(ctx, host.URL(), host.Key(), "TenantFanout"); err != nil {
+	if err := api.do(ctx, http.MethodPost, "/admin/functions/TenantFanout?wait=true", nil); err != nil {
 		return fmt.Errorf("fan-out: %w", err)
 	}
 	q := host.Queue("tenant-sync")
-	st.say("timer TenantFanout fired through POST /admin/functions/TenantFanout: %d messages on queue tenant-sync", q.Stats().Sent)
+	queued := q.Stats().Sent
+	st.say("timer TenantFanout fired: %d sync messages on queue tenant-sync", queued)
 
-	poisonBody := `{"tenantId":"not-a-tenant","runId":""}`
-	if _, err := q.Send(sbqueueMessage("poison-demo", poisonBody)); err != nil {
+	if err := waitWithProgress(ctx, host, queued); err != nil {
 		return err
-	}
-	st.say("also queued a malformed message, to show redelivery and dead-lettering")
-
-	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := q.WaitIdle(wait); err != nil {
-		return fmt.Errorf("waiting for the queue to drain: %w", err)
 	}
 	stats := q.Stats()
-	st.say("queue drained: %d completed, %d dead-lettered", stats.Completed, stats.DeadLettered)
-	for _, dl := range q.DeadLetters() {
-		fmt.Printf("      dead letter %s: %s (%s) after %d deliveries\n", dl.MessageID, dl.DeadLetterReason, dl.DeadLetterErrorDescription, dl.DeliveryCount)
-	}
+	st.say("workers done: %d completed, %d dead-lettered, in %s", stats.Completed, stats.DeadLettered, time.Since(start).Round(100*time.Millisecond))
 
-	tenants, err := getTenants(ctx, host.URL(), host.Key())
-	if err != nil {
+	var list struct {
+		Value []domain.Tenant `json:"value"`
+	}
+	if err := api.do(ctx, http.MethodGet, "/api/tenants", &list); err != nil {
 		return err
 	}
-	st.say("GET /api/tenants through the host (function key) returned %d tenants:", len(tenants))
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "      TENANT\tCONSENT\tEXCLUDED\tSYNC\tLAST RUN\tRUNS")
-	for _, t := range tenants {
-		runs, err := svc.ListRuns(ctx, t.TenantID)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "      %s\t%s\t%v\t%s\t%s\t%d\n", t.DisplayName, t.ConsentState, t.Excluded, t.SyncState, dash(t.LastRunID), len(runs))
-	}
-	_ = tw.Flush()
-	if err := writeSummary(root, tenants); err != nil {
+	printTable(list.Value)
+	if err := writeSummary(root, list.Value); err != nil {
 		return err
 	}
-	st.say("wrote .demo/summary.json; invocations: %s", invocationSummary(host.Invocations()))
+	g := cloudSim.Metrics.Total("graph", "")
+	st.say("wrote .demo/summary.json (the GET /api/tenants answer); the simulator served %d Graph requests (%d throttled)", g.Requests, g.Throttled)
 
 	if !serve {
-		st.say("stopping the handler, the host and Azurite")
+		st.say("stopping the handler, the host, Azurite and the simulator")
 		return nil
 	}
-	fmt.Printf("\nServing on %s (key %s). Try:\n  curl -H 'x-functions-key: %s' %s/api/tenants\n  curl -X POST -H 'x-functions-key: %s' %s/admin/functions/TenantFanout\nCtrl-C stops everything.\n",
-		host.URL(), host.Key(), host.Key(), host.URL(), host.Key(), host.URL())
+	fmt.Printf("\nServing on %s (key %s). Try:\n  curl -H 'x-functions-key: %s' %s/api/tenants\n  curl -X POST -H 'x-functions-key: %s' %s/api/tenants/%s/sync\nSimulator control API: %s/stats. Ctrl-C stops everything.\n",
+		host.URL(), host.Key(), host.Key(), host.URL(), host.Key(), host.URL(), list.Value[0].TenantID, ep.ControlURL)
 	<-ctx.Done()
 	fmt.Println("\nstopping")
 	return nil
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
+func rel(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return r
 	}
-	return s
+	return p
 }
 
-// fire runs a timer function now through the host's admin API and waits for it (?wait=true).
-func fire(ctx context.Context, base, key, name string) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/functions/"+name+"?wait=true", strings.NewReader(`{"input":""}`))
-	req.Header.Set("x-functions-key", key)
-	req.Header.Set("Content-Type", "application/json")
+// waitWithProgress waits for the queue to drain, printing progress every second.
+func waitWithProgress(ctx context.Context, host *funchost.Host, total int64) error {
+	q := host.Queue("tenant-sync")
+	done := make(chan error, 1)
+	wait, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	go func() { done <- q.WaitIdle(wait) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("waiting for the sync workers: %w", err)
+			}
+			return nil
+		case <-tick.C:
+			s := q.Stats()
+			fmt.Printf("      … %d/%d tenants synced, %d in progress, %d waiting\n", s.Completed, total, s.Locked, s.Active+s.Scheduled)
+		}
+	}
+}
+
+func printTable(tenants []domain.Tenant) {
+	sort.Slice(tenants, func(i, j int) bool { return tenants[i].DisplayName < tenants[j].DisplayName })
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\n  TENANT\tCONSENT\tUSERS\tLICENCES\tGROUPS\tDEVICES\tMAILBOXES\tMFA\tSTATE\tPROBLEM AND FIX")
+	for _, t := range tenants {
+		consent := t.Consent.State
+		if t.Consent.Method != "" {
+			consent += " (" + t.Consent.Method + ")"
+		}
+		mfa := "-"
+		if t.MFARegisteredPercent != nil {
+			mfa = fmt.Sprintf("%.0f%%", *t.MFARegisteredPercent)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", trunc(t.DisplayName, 22), consent, t.Counts.Users, t.Counts.Skus,
+			t.Counts.Groups, t.Counts.Devices, t.Counts.Mailboxes, mfa, t.Sync.State, problem(t))
+	}
+	_ = tw.Flush()
+	fmt.Println()
+}
+
+// problem is the most important thing to fix in a tenant, with its remediation.
+func problem(t domain.Tenant) string {
+	if e := t.Sync.Error; e != nil {
+		return e.Code + ": " + e.Remediation
+	}
+	if t.Consent.Error != "" {
+		return t.Consent.Error
+	}
+	for _, name := range []string{"devices", "mailboxes", "userSecurity"} {
+		if c, ok := t.Collections[name]; ok && !c.Available && c.Code != "" {
+			return c.Code + ": " + c.Remediation
+		}
+	}
+	for _, f := range t.Flags {
+		return f.Code + ": " + f.Remediation
+	}
+	return ""
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+type client struct{ base, key string }
+
+func (c *client) do(ctx context.Context, method, path string, out any) error {
+	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(""))
+	req.Header.Set("x-functions-key", c.key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-		return fmt.Errorf("POST /admin/functions/%s: %s: %s", name, resp.Status, strings.TrimSpace(string(b)))
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
 	}
-	return nil
-}
-
-func getTenants(ctx context.Context, base, key string) ([]domain.Tenant, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/tenants", nil)
-	req.Header.Set("x-functions-key", key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
+	if out == nil {
+		return nil
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/tenants: %s", resp.Status)
-	}
-	var out struct {
-		Value []domain.Tenant `json:"value"`
-	}
-	return out.Value, json.NewDecoder(resp.Body).Decode(&out)
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func writeSummary(root string, tenants []domain.Tenant) error {
@@ -218,30 +282,4 @@ func writeSummary(root string, tenants []domain.Tenant) error {
 	}
 	b, _ := json.MarshalIndent(map[string]any{"value": tenants}, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644)
-}
-
-func invocationSummary(invs []funchost.Invocation) string {
-	counts := map[string][2]int{}
-	var order []string
-	for _, inv := range invs {
-		c, seen := counts[inv.Function]
-		if !seen {
-			order = append(order, inv.Function)
-		}
-		if inv.Succeeded {
-			c[0]++
-		} else {
-			c[1]++
-		}
-		counts[inv.Function] = c
-	}
-	var parts []string
-	for _, f := range order {
-		parts = append(parts, fmt.Sprintf("%s %d ok/%d failed", f, counts[f][0], counts[f][1]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func sbqueueMessage(id, body string) sbqueue.Message {
-	return sbqueue.Message{MessageID: id, Body: []byte(body), ContentType: "application/json"}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/sim"
+	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -43,6 +45,7 @@ type stack struct {
 	log     *strings.Builder
 	exited  chan struct{}
 	handler string
+	sim     *sim.Server
 }
 
 func startStack(t *testing.T) *stack {
@@ -57,6 +60,12 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(az.Stop)
+	cloudSim, err := sim.Start(sim.Options{Scenario: "demo", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cloudSim.Close)
+	ep := cloudSim.Endpoints()
 	port, err := devenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +78,12 @@ func startStack(t *testing.T) *stack {
 		"-state", filepath.Join(bin, "state"), "-no-timers", "-max-delivery-count", "3",
 		"-set", config.SettingTablesConnection+"="+az.ConnectionString(),
 		"-set", config.SettingLocalQueueEndpoint+"="+s.url,
+		"-set", config.SettingAuthorityHost+"="+ep.AuthorityHost,
+		"-set", config.SettingGraphBaseURL+"="+ep.GraphURL,
+		"-set", config.SettingPartnerCenterURL+"="+ep.PartnerCenterURL,
+		"-set", config.SettingCloudCAFile+"="+ep.CAFile,
 	)
+	s.sim = cloudSim
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +153,10 @@ func (s *stack) call(method, path, body string, withKey bool) (int, []byte) {
 func TestEndToEndTimerQueueWorkerTable(t *testing.T) {
 	s := startStack(t)
 	ctx := context.Background()
-	consented := domain.Tenant{TenantID: "0b6f6c3e-6a1e-4c43-9a53-6d1a3f0e1a01", DisplayName: "Contoso", ConsentState: domain.ConsentConsented, SyncState: domain.SyncNever}
-	excluded := domain.Tenant{TenantID: "2d8b8e50-8c30-4e65-9c75-8f3c5b203c03", DisplayName: "Northwind", ConsentState: domain.ConsentConsented, Excluded: true, SyncState: domain.SyncNever}
-	pending := domain.Tenant{TenantID: "3e9c9f61-9d41-4f76-8d86-904d6c314d04", DisplayName: "Tailspin", ConsentState: domain.ConsentPending, SyncState: domain.SyncNever}
+	// Tenants of the simulator's demo scenario, seeded directly (discovery has its own tests).
+	consented := domain.Tenant{TenantID: scenario.DemoContosoDental, DisplayName: "Contoso", Consent: domain.Consent{State: domain.ConsentConsented}, Sync: domain.SyncStatus{State: domain.SyncNever}}
+	excluded := domain.Tenant{TenantID: scenario.DemoNorthwindTraders, DisplayName: "Northwind", Consent: domain.Consent{State: domain.ConsentConsented}, Excluded: true, Sync: domain.SyncStatus{State: domain.SyncNever}}
+	pending := domain.Tenant{TenantID: scenario.DemoWoodgroveBank, DisplayName: "Woodgrove", Consent: domain.Consent{State: domain.ConsentPending}, Sync: domain.SyncStatus{State: domain.SyncNever}}
 	for _, tn := range []domain.Tenant{consented, excluded, pending} {
 		if err := s.store.UpsertTenant(ctx, tn); err != nil {
 			t.Fatal(err)
@@ -178,8 +193,13 @@ func TestEndToEndTimerQueueWorkerTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.SyncState != domain.SyncSucceeded || got.LastRunID != runs[0].RunID || got.DisplayName != "Contoso" || got.LastSuccessAt.IsZero() {
-		t.Errorf("tenant after sync: %+v (display name must survive the sync-state merge)", got)
+	if got.Sync.State != domain.SyncSucceeded || got.Sync.LastRunID != runs[0].RunID || got.Sync.LastSuccessAt.IsZero() || got.Consent.State != domain.ConsentConsented {
+		t.Errorf("tenant after sync: %+v", got)
+	}
+	// The worker synced the tenant from the simulator's Graph into Table Storage.
+	truth, _ := s.sim.World.Tenant(scenario.DemoContosoDental)
+	if got.Counts.Users != truth.LiveUsers() || got.DisplayName != truth.DisplayName {
+		t.Errorf("synced %d users for %q, the scenario has %d in %q", got.Counts.Users, got.DisplayName, truth.LiveUsers(), truth.DisplayName)
 	}
 	for _, tn := range []domain.Tenant{excluded, pending} {
 		if runs, _ := s.store.ListRuns(ctx, tn.TenantID); len(runs) != 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +52,9 @@ func run(root, settingsPath string, overrides map[string]string, listen, handler
 	ls, err := funchost.LoadLocalSettings(settingsPath)
 	if err != nil {
 		return fmt.Errorf("%w (create it from local.settings.sample.json; `make` does)", err)
+	}
+	if added, err := funchost.FillMissing(ls, filepath.Join(root, "local.settings.sample.json")); err == nil && len(added) > 0 {
+		fmt.Printf("funchost: %s lacks %s: using local.settings.sample.json's values\n", settingsPath, strings.Join(added, ", "))
 	}
 	for k, v := range overrides {
 		ls.Values[k] = v

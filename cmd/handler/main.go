@@ -16,15 +16,20 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantsync/tenantsync/handlers"
 	"github.com/tenantsync/tenantsync/shared/azcred"
+	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/config"
+	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/logging"
+	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/queue/localqueue"
 	"github.com/tenantsync/tenantsync/shared/queue/servicebus"
 	"github.com/tenantsync/tenantsync/shared/store"
+	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
 func main() {
@@ -33,6 +38,19 @@ func main() {
 		// and the cause is the last thing logged.
 		fmt.Fprintln(os.Stderr, "handler: "+err.Error())
 		os.Exit(1)
+	}
+}
+
+// appToken is an app-only token source for Partner Center in the partner tenant (customer listing
+// allows app-only; consent needs the delegated partner token from the connect flow).
+func appToken(creds sync.Credentials, tenantID, scope string) pcclient.TokenSource {
+	return func(ctx context.Context) (string, error) {
+		cred, err := creds.For(tenantID)
+		if err != nil {
+			return "", err
+		}
+		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+		return tok.Token, err
 	}
 }
 
@@ -63,7 +81,18 @@ func run() error {
 		sender = localqueue.New(cfg.Queue.LocalEndpoint, cfg.Queue.Name)
 	}
 
-	deps := handlers.Deps{Store: st, Queue: sender, Log: log, Now: time.Now}
+	creds := &sync.SecretCredentials{ClientID: cfg.App.ClientID, Secret: cfg.App.ClientSecret, Endpoints: cfg.Cloud}
+	pcHTTP, err := cfg.Cloud.HTTPClient()
+	if err != nil {
+		return err
+	}
+	partnerCenter := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP, Token: appToken(creds, cfg.PartnerTenantID, cloud.PartnerCenterAppScope)}
+	deps := handlers.Deps{
+		Store: st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
+		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},
+		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
+			PartnerCenter: partnerCenter, Log: log},
+	}
 	srv := &http.Server{
 		Handler:           handlers.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ func Public() Endpoints {
 // GCC High). Tokens are always for the graph resource the customer's cloud knows, which in the
 // simulator is https://graph.microsoft.com as well.
 const GraphScope = "https://graph.microsoft.com/.default"
+
+// PartnerCenterAppScope is the app-only scope for Partner Center.
+const PartnerCenterAppScope = "https://api.partnercenter.microsoft.com/.default"
 
 // PartnerCenterScope is the delegated scope for Partner Center.
 const PartnerCenterScope = "https://api.partnercenter.microsoft.com/user_impersonation"
@@ -88,11 +92,12 @@ func (e Endpoints) ClientOptions() (azcore.ClientOptions, error) {
 	return azcore.ClientOptions{Cloud: cfg, Transport: c}, nil
 }
 
-// GraphHost is the Graph host name (for the SDK's list of hosts that receive tokens).
+// GraphHost is the Graph host name without port: kiota compares URL.Hostname() against its list
+// of hosts that receive tokens, and sends none (silently) to any other.
 func (e Endpoints) GraphHost() string {
-	h := strings.TrimPrefix(strings.TrimPrefix(e.GraphURL, "https://"), "http://")
-	if i := strings.IndexByte(h, '/'); i >= 0 {
-		h = h[:i]
+	u, err := url.Parse(e.GraphURL)
+	if err != nil {
+		return ""
 	}
-	return h
+	return strings.ToLower(u.Hostname())
 }

@@ -8,9 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/tenantsync/tenantsync/shared/cloud"
 )
 
 // Config is everything the handler needs from its environment.
@@ -27,6 +32,26 @@ type Config struct {
 	// AzureClientID selects the user-assigned managed identity for Azure resources
 	// (azidentity's own convention); empty means the system-assigned one.
 	AzureClientID string
+
+	// PartnerTenantID is the MSP's own tenant (where the app is registered).
+	PartnerTenantID string
+	// App is tenantsync's multi-tenant app registration.
+	App App
+	// Cloud are the Microsoft endpoints (public cloud by default; the simulator locally).
+	Cloud cloud.Endpoints
+
+	// FanoutSpread spreads one fan-out's messages over this window (ScheduledEnqueueTime), so a
+	// thousand tenants do not hit Graph in the same second.
+	FanoutSpread time.Duration
+	// SyncConcurrency bounds the collections synced at once within one tenant.
+	SyncConcurrency int
+}
+
+// App is the app registration's identity.
+type App struct {
+	ClientID string
+	// ClientSecret is the secret's value (a Key Vault reference in Azure).
+	ClientSecret string
 }
 
 // Tables says how to reach Table Storage: a connection string (Azurite locally) or an endpoint
@@ -55,6 +80,15 @@ const (
 	SettingServiceBusNamespace = "ServiceBusConnection__fullyQualifiedNamespace"
 	SettingLocalQueueEndpoint  = "LOCAL_QUEUE_ENDPOINT"
 	SettingAzureClientID       = "AZURE_CLIENT_ID"
+	SettingPartnerTenantID     = "PARTNER_TENANT_ID"
+	SettingAppClientID         = "APP_CLIENT_ID"
+	SettingAppClientSecret     = "APP_CLIENT_SECRET"
+	SettingAuthorityHost       = "AZURE_AUTHORITY_HOST"
+	SettingGraphBaseURL        = "GRAPH_BASE_URL"
+	SettingPartnerCenterURL    = "PARTNER_CENTER_BASE_URL"
+	SettingCloudCAFile         = "CLOUD_CA_FILE"
+	SettingFanoutSpread        = "FANOUT_SPREAD"
+	SettingSyncConcurrency     = "SYNC_CONCURRENCY"
 )
 
 // Lookup is os.LookupEnv's shape, so tests can pass a map.
@@ -67,10 +101,23 @@ func Load(env Lookup) (*Config, error) {
 
 func load(r *reader) (*Config, error) {
 	c := &Config{
-		Port:          r.port(SettingPort),
-		LogFormat:     r.oneOf(SettingLogFormat, "json", "json", "text"),
-		LogLevel:      r.level(SettingLogLevel),
-		AzureClientID: r.optional(SettingAzureClientID, ""),
+		Port:            r.port(SettingPort),
+		LogFormat:       r.oneOf(SettingLogFormat, "json", "json", "text"),
+		LogLevel:        r.level(SettingLogLevel),
+		AzureClientID:   r.optional(SettingAzureClientID, ""),
+		PartnerTenantID: r.guid(SettingPartnerTenantID),
+		App: App{
+			ClientID:     r.guid(SettingAppClientID),
+			ClientSecret: r.required(SettingAppClientSecret, "the app's client secret value (in Azure a Key Vault reference)"),
+		},
+		Cloud: cloud.Endpoints{
+			AuthorityHost:    r.httpsURLOr(SettingAuthorityHost, cloud.Public().AuthorityHost),
+			GraphURL:         r.httpsURLOr(SettingGraphBaseURL, cloud.Public().GraphURL),
+			PartnerCenterURL: r.httpsURLOr(SettingPartnerCenterURL, cloud.Public().PartnerCenterURL),
+			CAFile:           r.file(SettingCloudCAFile),
+		},
+		FanoutSpread:    r.duration(SettingFanoutSpread, 0),
+		SyncConcurrency: r.intRange(SettingSyncConcurrency, 4, 1, 16),
 		Tables: Tables{
 			ConnectionString: r.optional(SettingTablesConnection, ""),
 			Endpoint:         r.httpsURL(SettingTablesEndpoint),
@@ -138,6 +185,94 @@ func (r *reader) optional(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (r *reader) required(name, what string) string {
+	v, ok := r.get(name)
+	if !ok {
+		r.fail(name, "is missing: %s", what)
+	}
+	return v
+}
+
+var guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func (r *reader) guid(name string) string {
+	v, ok := r.get(name)
+	if !ok {
+		r.fail(name, "is missing: want a GUID")
+		return ""
+	}
+	if !guidRe.MatchString(v) {
+		r.fail(name, "is %q, want a GUID", v)
+		return ""
+	}
+	return strings.ToLower(v)
+}
+
+func (r *reader) httpsURLOr(name, def string) string {
+	if v := r.httpsURL(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) file(name string) string {
+	v, ok := r.get(name)
+	if !ok {
+		return ""
+	}
+	if _, err := os.Stat(v); err != nil {
+		r.fail(name, "names %q, which cannot be read: %v", v, err)
+		return ""
+	}
+	return v
+}
+
+// duration accepts ISO 8601 (PT30M, as Azure settings write durations) or Go syntax (30m).
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d
+	}
+	if d, ok := isoDuration(v); ok {
+		return d
+	}
+	r.fail(name, "is %q, want a duration such as PT30M or 30m", v)
+	return def
+}
+
+var isoRe = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+
+func isoDuration(v string) (time.Duration, bool) {
+	m := isoRe.FindStringSubmatch(strings.ToUpper(v))
+	if m == nil || v == "P" || strings.HasSuffix(strings.ToUpper(v), "T") {
+		return 0, false
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
+		if m[i+1] != "" {
+			n, _ := strconv.Atoi(m[i+1])
+			d += time.Duration(n) * unit
+		}
+	}
+	return d, true
+}
+
+func (r *reader) intRange(name string, def, lo, hi int) int {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, "is %q, want a whole number from %d to %d", v, lo, hi)
+		return def
+	}
+	return n
 }
 
 func (r *reader) port(name string) int {

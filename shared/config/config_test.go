@@ -14,6 +14,9 @@ func valid() map[string]string {
 		SettingPort:               "40123",
 		SettingTablesConnection:   "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
 		SettingLocalQueueEndpoint: "http://127.0.0.1:7071/",
+		SettingPartnerTenantID:    "5CE257AD-9315-420b-900a-9d770d9cda65",
+		SettingAppClientID:        "7d1f3b52-4c1e-4a6b-9f3e-2b8c6d0a9e11",
+		SettingAppClientSecret:    "s3cret",
 	}
 }
 
@@ -21,6 +24,9 @@ func TestLoadValid(t *testing.T) {
 	c, err := Load(env(valid()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.PartnerTenantID != "5ce257ad-9315-420b-900a-9d770d9cda65" || c.Cloud.GraphURL != "https://graph.microsoft.com/v1.0" || c.SyncConcurrency != 4 || c.FanoutSpread != 0 {
+		t.Errorf("defaults/normalisation: %+v", c)
 	}
 	if c.Port != 40123 || c.Queue.Name != "tenant-sync" || c.Queue.LocalEndpoint != "http://127.0.0.1:7071" || c.LogFormat != "json" {
 		t.Errorf("config = %+v", c)
@@ -44,6 +50,11 @@ func TestLoadNamesEveryBadSetting(t *testing.T) {
 		{"key vault reference", func(m map[string]string) {
 			m[SettingTablesConnection] = "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/tables/)"
 		}, []string{"TABLES_CONNECTION_STRING is an unresolved Key Vault reference"}},
+		{"bad guid", func(m map[string]string) { m[SettingAppClientID] = "my-app" }, []string{"APP_CLIENT_ID is \"my-app\", want a GUID"}},
+		{"no secret", func(m map[string]string) { delete(m, SettingAppClientSecret) }, []string{"APP_CLIENT_SECRET is missing"}},
+		{"ca file", func(m map[string]string) { m[SettingCloudCAFile] = "/nonexistent/ca.pem" }, []string{"CLOUD_CA_FILE names \"/nonexistent/ca.pem\""}},
+		{"spread", func(m map[string]string) { m[SettingFanoutSpread] = "soon" }, []string{"FANOUT_SPREAD is \"soon\""}},
+		{"concurrency", func(m map[string]string) { m[SettingSyncConcurrency] = "100" }, []string{"SYNC_CONCURRENCY is \"100\""}},
 		{"several at once", func(m map[string]string) { delete(m, SettingPort); m[SettingLogLevel] = "loud" }, []string{"FUNCTIONS_CUSTOMHANDLER_PORT", "LOG_LEVEL is \"loud\""}},
 	}
 	for _, c := range cases {
@@ -67,6 +78,17 @@ func TestKnownListsEverySetting(t *testing.T) {
 	for _, name := range []string{SettingPort, SettingTablesConnection, SettingTablesEndpoint, SettingLocalQueueEndpoint, SettingServiceBusNamespace, SettingQueueName, SettingLogFormat} {
 		if !strings.Contains(got, name) {
 			t.Errorf("Known() = %s, missing %s", got, name)
+		}
+	}
+}
+
+func TestDurations(t *testing.T) {
+	for v, want := range map[string]string{"PT30M": "30m0s", "30m": "30m0s", "P1DT2H": "26h0m0s", "PT0S": "0s", "PT90S": "1m30s"} {
+		m := valid()
+		m[SettingFanoutSpread] = v
+		c, err := Load(env(m))
+		if err != nil || c.FanoutSpread.String() != want {
+			t.Errorf("%s: %v %v, want %s", v, c, err, want)
 		}
 	}
 }

@@ -9,16 +9,82 @@ import (
 	"time"
 )
 
-// Tenant is one customer tenant as tenantsync knows it.
+// Tenant is one customer tenant as tenantsync knows it, in the read API's shape (product.md).
 type Tenant struct {
-	TenantID      string    `json:"tenantId"`
-	DisplayName   string    `json:"displayName"`
-	DefaultDomain string    `json:"defaultDomain"`
-	Excluded      bool      `json:"excluded"`
-	ConsentState  string    `json:"consentState"` // none, pending, consented, failed
-	SyncState     string    `json:"syncState"`    // never, queued, running, succeeded, partial, failed
-	LastRunID     string    `json:"lastRunId,omitempty"`
-	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
+	TenantID      string       `json:"tenantId"`
+	DisplayName   string       `json:"displayName"`
+	DefaultDomain string       `json:"defaultDomain"`
+	Sources       []string     `json:"sources"` // gdap, csp
+	Relationship  Relationship `json:"relationship"`
+	Consent       Consent      `json:"consent"`
+	Sync          SyncStatus   `json:"sync"`
+	Counts        Counts       `json:"counts"`
+	Excluded      bool         `json:"excluded"`
+	// Flags are discovery findings an MSP must act on (expiring relationship, missing roles, ...).
+	Flags []Flag `json:"flags"`
+	// Missing is set when discovery no longer finds the tenant (never deleted automatically).
+	Missing     bool                        `json:"missing,omitempty"`
+	MissingAt   time.Time                   `json:"missingSince,omitzero"`
+	Collections map[string]CollectionStatus `json:"collections,omitempty"`
+	// MFARegisteredPercent is the share of users registered for MFA; nil when unknown.
+	MFARegisteredPercent *float64 `json:"mfaRegisteredPercent,omitempty"`
+}
+
+// Relationship is the tenant's best GDAP relationship.
+type Relationship struct {
+	ID          string    `json:"id,omitempty"`
+	Status      string    `json:"status,omitempty"`
+	EndDateTime time.Time `json:"endDateTime,omitzero"`
+	AutoExtend  bool      `json:"autoExtend"`
+	Roles       []string  `json:"roles"`
+}
+
+// Consent is tenantsync's consent in the tenant.
+type Consent struct {
+	State     string    `json:"state"`            // none, pending, consented, failed
+	Method    string    `json:"method,omitempty"` // cpv, link, existing
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// SyncStatus is the tenant's latest sync.
+type SyncStatus struct {
+	State         string     `json:"state"` // never, queued, running, succeeded, partial, failed
+	LastRunID     string     `json:"lastRunId,omitempty"`
+	LastSuccessAt time.Time  `json:"lastSuccessAt,omitzero"`
+	Error         *SyncError `json:"error,omitempty"`
+}
+
+// SyncError is a failure with what to do about it.
+type SyncError struct {
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	Remediation string `json:"remediation"`
+}
+
+// Counts are the synced collection sizes.
+type Counts struct {
+	Users         int `json:"users"`
+	LicensedUsers int `json:"licensedUsers"`
+	Groups        int `json:"groups"`
+	Devices       int `json:"devices"`
+	Mailboxes     int `json:"mailboxes"`
+	Skus          int `json:"skus"`
+}
+
+// Flag is a discovery finding.
+type Flag struct {
+	Code        string `json:"code"` // relationshipExpiring, relationshipEnded, missingRoles, notFound
+	Message     string `json:"message"`
+	Remediation string `json:"remediation"`
+}
+
+// CollectionStatus says whether a collection could be synced and, if not, why.
+type CollectionStatus struct {
+	Available   bool   `json:"available"`
+	Code        string `json:"code,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Remediation string `json:"remediation,omitempty"`
 }
 
 // Consent states.

@@ -57,7 +57,6 @@ type Group struct {
 	SecurityEnabled bool      `json:"securityEnabled"`
 	Kind            string    `json:"kind"` // microsoft365, security, distribution, mailEnabledSecurity
 	Created         time.Time `json:"createdDateTime,omitzero"`
-	MemberCount     int       `json:"memberCount"`
 }
 
 // Device is an Intune managed device linked to its user.
@@ -87,4 +86,14 @@ type Mailbox struct {
 	ProhibitSendQuota int64     `json:"prohibitSendQuotaBytes,omitempty"`
 	HasArchive        bool      `json:"hasArchive"`
 	ReportRefreshDate time.Time `json:"reportRefreshDate,omitzero"`
+}
+
+// UserSecurity is a user's MFA registration and last sign-in, kept apart from User because they
+// come from other Graph endpoints (with their own licensing) and change on their own schedule.
+type UserSecurity struct {
+	ID            string    `json:"id"`
+	MFARegistered *bool     `json:"mfaRegistered,omitempty"`
+	MFAMethods    []string  `json:"mfaMethods,omitempty"`
+	IsAdmin       bool      `json:"isAdmin,omitempty"`
+	LastSignIn    time.Time `json:"lastSignInDateTime,omitzero"`
 }

@@ -370,3 +370,22 @@ func LoadLocalSettings(path string) (*LocalSettings, error) {
 	}
 	return ls, nil
 }
+
+// FillMissing adds to ls every setting of the sample file that ls lacks, and returns their names.
+// local.settings.json is created from the sample once and then belongs to the developer, so
+// settings added by later versions would otherwise be missing after an upgrade.
+func FillMissing(ls *LocalSettings, samplePath string) ([]string, error) {
+	sample, err := LoadLocalSettings(samplePath)
+	if err != nil {
+		return nil, err
+	}
+	var added []string
+	for k, v := range sample.Values {
+		if _, ok := ls.Values[k]; !ok {
+			ls.Values[k] = v
+			added = append(added, k)
+		}
+	}
+	sort.Strings(added)
+	return added, nil
+}

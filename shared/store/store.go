@@ -63,7 +63,7 @@ func New(svc *aztables.ServiceClient) *Store {
 // Ensure creates the tables once per process; later calls return the first result.
 func (s *Store) Ensure(ctx context.Context) error {
 	s.ensureOnce.Do(func() {
-		for _, name := range []string{TableTenants, TableRuns} {
+		for _, name := range ensuredTables() { // Tenants, Runs, then keys.go's collection tables
 			if _, err := s.svc.CreateTable(ctx, name, nil); err != nil && !isCode(err, aztables.TableAlreadyExists) {
 				s.ensureErr = fmt.Errorf("create table %s: %w", name, err)
 				return
@@ -82,97 +82,6 @@ func isCode(err error, code aztables.TableErrorCode) bool {
 func IsNotFound(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
-}
-
-// tenantEntity is a tenant row.
-type tenantEntity struct {
-	aztables.Entity
-	DisplayName   string
-	DefaultDomain string
-	Excluded      bool
-	ConsentState  string
-	SyncState     string
-	LastRunID     string
-	LastSuccessAt *aztables.EDMDateTime `json:",omitempty"`
-}
-
-// UpsertTenant writes a tenant row (merge, so columns other writers own are kept).
-func (s *Store) UpsertTenant(ctx context.Context, t domain.Tenant) error {
-	e := tenantEntity{
-		Entity:      aztables.Entity{PartitionKey: tenantPartition, RowKey: t.TenantID},
-		DisplayName: t.DisplayName, DefaultDomain: t.DefaultDomain, Excluded: t.Excluded,
-		ConsentState: t.ConsentState, SyncState: t.SyncState, LastRunID: t.LastRunID,
-	}
-	if !t.LastSuccessAt.IsZero() {
-		ts := aztables.EDMDateTime(t.LastSuccessAt.UTC())
-		e.LastSuccessAt = &ts
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	_, err = s.tenants.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeMerge})
-	return err
-}
-
-// SetTenantSync records a tenant's latest run without touching the columns discovery and consent
-// own (a merge of only these properties).
-func (s *Store) SetTenantSync(ctx context.Context, tenantID, state, runID string, succeededAt time.Time) error {
-	props := map[string]any{"PartitionKey": tenantPartition, "RowKey": tenantID, "SyncState": state, "LastRunID": runID}
-	if !succeededAt.IsZero() {
-		props["LastSuccessAt"] = aztables.EDMDateTime(succeededAt.UTC())
-	}
-	b, err := json.Marshal(props)
-	if err != nil {
-		return err
-	}
-	_, err = s.tenants.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeMerge})
-	return err
-}
-
-// GetTenant reads one tenant; a missing tenant gives an error for which IsNotFound is true.
-func (s *Store) GetTenant(ctx context.Context, tenantID string) (domain.Tenant, error) {
-	resp, err := s.tenants.GetEntity(ctx, tenantPartition, tenantID, nil)
-	if err != nil {
-		return domain.Tenant{}, err
-	}
-	return decodeTenant(resp.Value)
-}
-
-// ListTenants reads every tenant, ordered by id (the RowKey).
-func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
-	filter := fmt.Sprintf("PartitionKey eq '%s'", tenantPartition)
-	pager := s.tenants.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
-	var out []domain.Tenant
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list tenants: %w", err)
-		}
-		for _, raw := range page.Entities {
-			t, err := decodeTenant(raw)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, t)
-		}
-	}
-	return out, nil
-}
-
-func decodeTenant(raw []byte) (domain.Tenant, error) {
-	var e tenantEntity
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return domain.Tenant{}, fmt.Errorf("tenant row: %w", err)
-	}
-	t := domain.Tenant{
-		TenantID: e.RowKey, DisplayName: e.DisplayName, DefaultDomain: e.DefaultDomain, Excluded: e.Excluded,
-		ConsentState: e.ConsentState, SyncState: e.SyncState, LastRunID: e.LastRunID,
-	}
-	if e.LastSuccessAt != nil {
-		t.LastSuccessAt = time.Time(*e.LastSuccessAt)
-	}
-	return t, nil
 }
 
 // runEntity is a run row: PartitionKey tenant id, RowKey run id.

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// JoinUserSecurity adds MFA registration and last sign-in (UserSecurity rows) to a page of users.
+// Both tables are keyed by user id and pages come in RowKey order, so one range query over the
+// page's first..last key fetches exactly the rows needed.
+func (s *Store) JoinUserSecurity(ctx context.Context, tenantID string, users []json.RawMessage) ([]json.RawMessage, error) {
+	if len(users) == 0 {
+		return users, nil
+	}
+	type keyed struct {
+		ID string `json:"id"`
+	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		var k keyed
+		if err := json.Unmarshal(u, &k); err != nil {
+			return nil, err
+		}
+		ids[i] = k.ID
+	}
+	lo, err := escapeRowKey(ids[0])
+	if err != nil {
+		return nil, err
+	}
+	hi, err := escapeRowKey(ids[len(ids)-1])
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTableTenant(TableUserSecurity, tenantID); err != nil {
+		return nil, err
+	}
+	filter := fmt.Sprintf("PartitionKey eq '%s' and RowKey ge '%s' and RowKey le '%s'", tenantID, lo, hi)
+	pager := s.svc.NewClient(TableUserSecurity).NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	sec := map[string]map[string]json.RawMessage{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("user security: %w", err)
+		}
+		for _, raw := range page.Entities {
+			item, err := entityJSON(raw)
+			if err != nil {
+				return nil, err
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(item, &m); err != nil {
+				return nil, err
+			}
+			var id string
+			_ = json.Unmarshal(m["id"], &id)
+			delete(m, "id")
+			sec[id] = m
+		}
+	}
+	out := make([]json.RawMessage, len(users))
+	for i, u := range users {
+		extra := sec[ids[i]]
+		if len(extra) == 0 {
+			out[i] = u
+			continue
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(u, &m); err != nil {
+			return nil, err
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
