@@ -72,9 +72,17 @@ func TestSampleSettingsListEverySetting(t *testing.T) {
 		}
 	}
 	// And the sample configuration itself is valid.
+	// The CA file is written by the simulator when it starts (make run / make sim); stand in for it.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("placeholder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := func(k string) (string, bool) {
-		if k == config.SettingPort {
+		switch k {
+		case config.SettingPort:
 			return "7072", true
+		case config.SettingCloudCAFile:
+			return ca, true
 		}
 		v, ok := ls.Values[k]
 		return v, ok

@@ -105,7 +105,7 @@ func TestLoadAppErrorsNameTheProblem(t *testing.T) {
 
 func TestLoadProjectApp(t *testing.T) {
 	// The repository's own function app must load: every function.json valid for the host.
-	app, err := LoadApp(filepath.Join("..", ".."), map[string]string{"FANOUT_SCHEDULE": "0 0 */6 * * *"})
+	app, err := LoadApp(filepath.Join("..", ".."), map[string]string{"FANOUT_SCHEDULE": "0 0 */6 * * *", "DISCOVERY_SCHEDULE": "0 30 */6 * * *"})
 	if err != nil {
 		t.Fatal(err)
 	}

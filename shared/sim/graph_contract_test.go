@@ -490,8 +490,12 @@ func gcTypedErrors(t *testing.T, s *sim.Server) {
 	signIn := &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: []string{"id", "signInActivity"}}}
 
 	t.Run("Authorization_RequestDenied", func(t *testing.T) {
-		// The demo app holds no DelegatedAdminRelationship.Read.All.
-		_, err := healthy.TenantRelationships().DelegatedAdminRelationships().Get(ctx, nil)
+		// The demo app holds no Application.ReadWrite.All (the sync never needs it), so it cannot
+		// register applications.
+		app := models.NewApplication()
+		name := "not allowed"
+		app.SetDisplayName(&name)
+		_, err := healthy.Applications().Post(ctx, app, nil)
 		gcODataError(t, err, 403, "Authorization_RequestDenied")
 	})
 	t.Run("InvalidAuthenticationToken", func(t *testing.T) {

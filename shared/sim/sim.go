@@ -182,10 +182,11 @@ func Start(o Options) (*Server, error) {
 			}
 		}()
 	}
-	serve(lns[0], s.Entra, tlsCfg)
-	serve(lns[1], s.Graph, tlsCfg)
-	serve(lns[2], s.Partner, tlsCfg)
-	serve(lns[3], s.Vault, tlsCfg)
+	// Each server mutates its TLS config when it starts: give each its own copy.
+	serve(lns[0], s.Entra, tlsCfg.Clone())
+	serve(lns[1], s.Graph, tlsCfg.Clone())
+	serve(lns[2], s.Partner, tlsCfg.Clone())
+	serve(lns[3], s.Vault, tlsCfg.Clone())
 	serve(lns[4], s.Entra.ManagedIdentity(), nil)
 	serve(lns[5], s.control(), nil)
 

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/tenantsync/tenantsync/shared/sim/directory"
 	"github.com/tenantsync/tenantsync/shared/sim/metrics"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
@@ -24,7 +22,6 @@ import (
 // into a string field (accesstokens.IDToken.Audience): with golang-jwt's default (a one-element
 // array) MSAL fails with "cannot unmarshal array into ... aud of type string". The setting is
 // process-wide; the simulator is the only code in this module that signs JWTs.
-func init() { jwt.MarshalSingleStringAsArray = false }
 
 // Options wire the service to the simulator's shared state.
 type Options struct {

@@ -18,6 +18,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// Entra writes a single audience as a string, and MSAL Go reads id_token "aud" into a string
+// field (accesstokens.IDToken.Audience): golang-jwt's default one-element array makes MSAL fail.
+// The setting is process-wide; this package is the only code in the module that signs JWTs.
+func init() { jwt.MarshalSingleStringAsArray = false }
+
 // Claims are the claims the simulator puts in its tokens.
 type Claims struct {
 	TenantID string   `json:"tid"`
