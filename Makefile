@@ -47,8 +47,12 @@ test: deps local.settings.json
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -race ./...
 
+# Benchmarks against Azurite and the simulator: a sync of BENCH_TENANTS tenants of the large
+# scenario (Graph calls and table transactions per tenant, users/s, peak heap), the 1,000-tenant
+# fan-out, and the storage layer.
+BENCH_TENANTS ?= 25
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem ./shared/bench ./shared/store ./shared/sim/scenario
 
 vet:
 	$(GO) vet ./...

@@ -116,6 +116,22 @@ type Run struct {
 	QueuedAt      time.Time `json:"queuedAt,omitzero"`
 	StartedAt     time.Time `json:"startedAt,omitzero"`
 	FinishedAt    time.Time `json:"finishedAt,omitzero"`
+	// Error is the run's problem, if any.
+	Error *SyncError `json:"error,omitempty"`
+	// Collections are per-collection results: what was read and what Table Storage was asked to do.
+	Collections map[string]RunCollection `json:"collections,omitempty"`
+}
+
+// RunCollection is one collection's result in a run.
+type RunCollection struct {
+	Full         bool   `json:"full"` // full read (else delta)
+	Count        int    `json:"count"`
+	Written      int    `json:"written"`
+	Unchanged    int    `json:"unchanged"`
+	Deleted      int    `json:"deleted"`
+	Transactions int    `json:"transactions"`
+	Unavailable  string `json:"unavailable,omitempty"` // code, when the tenant cannot provide it
+	Error        string `json:"error,omitempty"`       // code, when it failed
 }
 
 // SyncRequest is the body of a tenant-sync queue message.

@@ -91,6 +91,10 @@ type runEntity struct {
 	State         string
 	MessageID     string
 	DeliveryCount int32
+	ErrorCode     string                `json:",omitempty"`
+	ErrorMessage  string                `json:",omitempty"`
+	Remediation   string                `json:",omitempty"`
+	Collections   string                `json:",omitempty"` // JSON
 	QueuedAt      *aztables.EDMDateTime `json:",omitempty"`
 	StartedAt     *aztables.EDMDateTime `json:",omitempty"`
 	FinishedAt    *aztables.EDMDateTime `json:",omitempty"`
@@ -118,6 +122,13 @@ func (s *Store) PutRun(ctx context.Context, r domain.Run) error {
 		Reason: r.Reason, State: r.State, MessageID: r.MessageID, DeliveryCount: int32(r.DeliveryCount),
 		QueuedAt: edm(r.QueuedAt), StartedAt: edm(r.StartedAt), FinishedAt: edm(r.FinishedAt),
 	}
+	if r.Error != nil {
+		e.ErrorCode, e.ErrorMessage, e.Remediation = r.Error.Code, r.Error.Message, r.Error.Remediation
+	}
+	if len(r.Collections) > 0 {
+		b, _ := json.Marshal(r.Collections)
+		e.Collections = string(b)
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -144,10 +155,19 @@ func (s *Store) ListRuns(ctx context.Context, tenantID string) ([]domain.Run, er
 			if err := json.Unmarshal(raw, &e); err != nil {
 				return nil, fmt.Errorf("run row: %w", err)
 			}
-			out = append(out, domain.Run{
+			run := domain.Run{
 				TenantID: e.PartitionKey, RunID: e.RowKey, Reason: e.Reason, State: e.State, MessageID: e.MessageID,
 				DeliveryCount: int(e.DeliveryCount), QueuedAt: fromEDM(e.QueuedAt), StartedAt: fromEDM(e.StartedAt), FinishedAt: fromEDM(e.FinishedAt),
-			})
+			}
+			if e.ErrorCode != "" {
+				run.Error = &domain.SyncError{Code: e.ErrorCode, Message: e.ErrorMessage, Remediation: e.Remediation}
+			}
+			if e.Collections != "" {
+				if err := json.Unmarshal([]byte(e.Collections), &run.Collections); err != nil {
+					return nil, fmt.Errorf("run %s collections: %w", e.RowKey, err)
+				}
+			}
+			out = append(out, run)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].QueuedAt.After(out[j].QueuedAt) })

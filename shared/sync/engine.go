@@ -118,6 +118,20 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 		}
 	}
 	run.State, run.FinishedAt = state, e.now()
+	if problem != nil {
+		run.Error = &domain.SyncError{Code: problem.Code, Message: problem.Message, Remediation: problem.Remediation}
+	}
+	run.Collections = map[string]domain.RunCollection{}
+	for _, o := range outcomes {
+		rc := domain.RunCollection{Full: o.Full, Count: o.Count, Written: o.Stats.Written, Unchanged: o.Stats.Unchanged, Deleted: o.Stats.Deleted, Transactions: o.Stats.Transactions}
+		if o.Unavailable != nil {
+			rc.Unavailable = o.Unavailable.Code
+		}
+		if o.Err != nil {
+			rc.Error = remedy.Classify(o.Err).Code
+		}
+		run.Collections[o.Collection] = rc
+	}
 	res.Run, res.Problem = run, problem
 	if err := e.Store.PutRun(ctx, run); err != nil {
 		return res, fmt.Errorf("record run end: %w", err)
