@@ -48,7 +48,18 @@ type stack struct {
 	sim     *sim.Server
 }
 
+// stackOptions adjust startStackWith; the zero value gives startStack's stack.
+type stackOptions struct {
+	// world replaces the simulator's demo scenario when set.
+	world *scenario.World
+}
+
 func startStack(t *testing.T) *stack {
+	t.Helper()
+	return startStackWith(t, stackOptions{})
+}
+
+func startStackWith(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	ctx := context.Background()
 	bin := t.TempDir()
@@ -60,7 +71,7 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(az.Stop)
-	cloudSim, err := sim.Start(sim.Options{Scenario: "demo", Dir: t.TempDir()})
+	cloudSim, err := sim.Start(sim.Options{World: o.world, Scenario: "demo", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -666,7 +666,7 @@ func (s *Service) nextLink(path string, q url.Values, size int, t pageToken) *st
 	return &l
 }
 
-// pageOf returns up to size items of sorted keys after the token's position, and the next link.
+// page returns up to size items of sorted keys after the token's position, and the next link.
 func (s *Service) page(path, list string, q url.Values, keys []string, item func(k string) bundle) (any, int, *apiError) {
 	size, err := pageSize(q)
 	if err != nil {
