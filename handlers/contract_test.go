@@ -41,13 +41,19 @@ func TestFunctionFoldersMatchHandlers(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fj struct {
-			Bindings []struct{ Type, Route string }
+			Bindings []struct{ Type, Route, AuthLevel string }
 		}
 		if err := json.Unmarshal(b, &fj); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasSuffix(r.Pattern, "/api/"+fj.Bindings[0].Route) {
 			t.Errorf("%s: handler pattern %q does not serve route %q", name, r.Pattern, fj.Bindings[0].Route)
+		}
+		// Only the OAuth callbacks are anonymous; they rely on the signed state instead of a key.
+		anonymous := fj.Bindings[0].AuthLevel == "anonymous"
+		callback := strings.HasSuffix(fj.Bindings[0].Route, "/callback")
+		if anonymous != r.Anonymous || anonymous != callback {
+			t.Errorf("%s: authLevel %q, handler anonymous=%v: only OAuth callbacks may be anonymous", name, fj.Bindings[0].AuthLevel, r.Anonymous)
 		}
 	}
 }

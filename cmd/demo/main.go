@@ -72,6 +72,7 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	simOpts := sim.Options{Scenario: scenarioName, Dir: filepath.Join(root, ".sim")}
 	if serve {
 		simOpts.Ports = servePorts
+		simOpts.IdentityHeader = "local-identity-header" // as in local.settings.sample.json
 	}
 	cloudSim, err := sim.Start(simOpts)
 	if err != nil {
@@ -114,6 +115,10 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		config.SettingPartnerCenterURL:   ep.PartnerCenterURL,
 		config.SettingCloudCAFile:        ep.CAFile,
 		config.SettingPartnerTenantID:    ep.PartnerTenantID,
+		config.SettingKeyVaultURL:        ep.KeyVaultURL,
+		// What App Service sets for the managed identity; the simulator plays that endpoint.
+		"IDENTITY_ENDPOINT": ep.ManagedIdentityEndpoint,
+		"IDENTITY_HEADER":   ep.ManagedIdentityHeader,
 	} {
 		ls.Values[k] = v
 	}

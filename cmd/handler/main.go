@@ -22,12 +22,16 @@ import (
 	"github.com/tenantsync/tenantsync/shared/azcred"
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/config"
+	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/logging"
+	"github.com/tenantsync/tenantsync/shared/oauthstate"
+	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/queue/localqueue"
 	"github.com/tenantsync/tenantsync/shared/queue/servicebus"
+	"github.com/tenantsync/tenantsync/shared/secrets"
 	"github.com/tenantsync/tenantsync/shared/store"
 	"github.com/tenantsync/tenantsync/shared/sync"
 )
@@ -87,7 +91,28 @@ func run() error {
 		return err
 	}
 	partnerCenter := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP, Token: appToken(creds, cfg.PartnerTenantID, cloud.PartnerCenterAppScope)}
+	signer, err := oauthstate.NewSigner(cfg.StateSigningKey, nil)
+	if err != nil {
+		return err
+	}
+	if cred == nil {
+		if cred, err = azcred.Managed(cfg.AzureClientID); err != nil {
+			return fmt.Errorf("managed identity: %w", err)
+		}
+	}
+	vault, err := secrets.NewKeyVault(cfg.KeyVaultURL, cred, cfg.Cloud)
+	if err != nil {
+		return err
+	}
+	partnerSvc := partner.New(partner.Options{Store: st, Vault: vault, Signer: signer, Consumer: st, Endpoints: cfg.Cloud,
+		PartnerTenantID: cfg.PartnerTenantID, ClientID: cfg.App.ClientID, ClientSecret: cfg.App.ClientSecret, PublicBaseURL: cfg.PublicBaseURL, Log: log})
+	delegatedPC := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP,
+		Token: func(ctx context.Context) (string, error) { return partnerSvc.Token(ctx, cloud.PartnerCenterScope) }}
+	consentSvc := consent.New(consent.Options{Store: st, Queue: sender, Credentials: creds, PartnerCenter: delegatedPC, Signer: signer, Consumer: st,
+		Endpoints: cfg.Cloud, ClientID: cfg.App.ClientID, PartnerTenantID: cfg.PartnerTenantID, PublicBaseURL: cfg.PublicBaseURL,
+		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log})
 	deps := handlers.Deps{
+		Partner: partnerSvc, Consent: consentSvc, AutoConsent: cfg.AutoConsent, AdminGroupID: cfg.AdminGroupID,
 		Store: st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
 		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,23 @@ type Config struct {
 	FanoutSpread time.Duration
 	// SyncConcurrency bounds the collections synced at once within one tenant.
 	SyncConcurrency int
+
+	// PublicBaseURL is the Function App's public URL (redirect URIs are built from it).
+	PublicBaseURL string
+	// KeyVaultURL is the vault holding the partner refresh token (and, in Azure, the app's secret).
+	KeyVaultURL string
+	// StateSigningKey signs OAuth states (connect, consent links).
+	StateSigningKey []byte
+	// ConsentMailFrom is the partner-tenant mailbox consent links are sent from; empty disables
+	// sending them (the API then says which setting to set).
+	ConsentMailFrom string
+	// ConsentLinkTTL is how long an emailed consent link stays valid.
+	ConsentLinkTTL time.Duration
+	// AutoConsent grants consent through Partner Center for newly discovered tenants whose GDAP
+	// roles allow it.
+	AutoConsent bool
+	// AdminGroupID: App Service Authentication principals must be in this group (Azure).
+	AdminGroupID string
 }
 
 // App is the app registration's identity.
@@ -89,6 +107,13 @@ const (
 	SettingCloudCAFile         = "CLOUD_CA_FILE"
 	SettingFanoutSpread        = "FANOUT_SPREAD"
 	SettingSyncConcurrency     = "SYNC_CONCURRENCY"
+	SettingPublicBaseURL       = "PUBLIC_BASE_URL"
+	SettingKeyVaultURL         = "KEY_VAULT_URL"
+	SettingStateSigningKey     = "STATE_SIGNING_KEY"
+	SettingConsentMailFrom     = "CONSENT_MAIL_FROM"
+	SettingConsentLinkTTL      = "CONSENT_LINK_TTL"
+	SettingAutoConsent         = "AUTO_CONSENT"
+	SettingAdminGroupID        = "ADMIN_GROUP_ID"
 )
 
 // Lookup is os.LookupEnv's shape, so tests can pass a map.
@@ -118,6 +143,13 @@ func load(r *reader) (*Config, error) {
 		},
 		FanoutSpread:    r.duration(SettingFanoutSpread, 0),
 		SyncConcurrency: r.intRange(SettingSyncConcurrency, 4, 1, 16),
+		PublicBaseURL:   r.requiredURL(SettingPublicBaseURL),
+		KeyVaultURL:     r.requiredHTTPS(SettingKeyVaultURL),
+		StateSigningKey: r.key(SettingStateSigningKey),
+		ConsentMailFrom: r.optional(SettingConsentMailFrom, ""),
+		ConsentLinkTTL:  r.duration(SettingConsentLinkTTL, 7*24*time.Hour),
+		AutoConsent:     r.boolean(SettingAutoConsent, true),
+		AdminGroupID:    r.optionalGUID(SettingAdminGroupID),
 		Tables: Tables{
 			ConnectionString: r.optional(SettingTablesConnection, ""),
 			Endpoint:         r.httpsURL(SettingTablesEndpoint),
@@ -208,6 +240,64 @@ func (r *reader) guid(name string) string {
 		return ""
 	}
 	return strings.ToLower(v)
+}
+
+func (r *reader) requiredURL(name string) string {
+	v := r.httpURL(name)
+	if v == "" {
+		if _, ok := r.get(name); !ok {
+			r.fail(name, "is missing: the app's public URL, e.g. https://<app>.azurewebsites.net (http://localhost:7071 locally)")
+		}
+	}
+	return v
+}
+
+func (r *reader) requiredHTTPS(name string) string {
+	v := r.httpsURL(name)
+	if v == "" {
+		if _, ok := r.get(name); !ok {
+			r.fail(name, "is missing: want an https URL")
+		}
+	}
+	return v
+}
+
+func (r *reader) optionalGUID(name string) string {
+	if _, ok := r.get(name); !ok {
+		return ""
+	}
+	return r.guid(name)
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, "is %q, want true or false", v)
+		return def
+	}
+	return b
+}
+
+// key reads a base64 secret of at least 32 bytes (generate one with: openssl rand -base64 32).
+func (r *reader) key(name string) []byte {
+	v, ok := r.get(name)
+	if !ok {
+		r.fail(name, "is missing: 32+ random bytes, base64 (openssl rand -base64 32; a Key Vault reference in Azure)")
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		b, err = base64.RawURLEncoding.DecodeString(v)
+	}
+	if err != nil || len(b) < 32 {
+		r.fail(name, "is not base64 of at least 32 bytes (openssl rand -base64 32)")
+		return nil
+	}
+	return b
 }
 
 func (r *reader) httpsURLOr(name, def string) string {

@@ -17,6 +17,9 @@ func valid() map[string]string {
 		SettingPartnerTenantID:    "5CE257AD-9315-420b-900a-9d770d9cda65",
 		SettingAppClientID:        "7d1f3b52-4c1e-4a6b-9f3e-2b8c6d0a9e11",
 		SettingAppClientSecret:    "s3cret",
+		SettingPublicBaseURL:      "http://localhost:7071",
+		SettingKeyVaultURL:        "https://127.0.0.1:7446/",
+		SettingStateSigningKey:    "bG9jYWwtZGV2ZWxvcG1lbnQtc3RhdGUtc2lnbmluZy1rZXktMzI=",
 	}
 }
 
@@ -55,6 +58,8 @@ func TestLoadNamesEveryBadSetting(t *testing.T) {
 		{"ca file", func(m map[string]string) { m[SettingCloudCAFile] = "/nonexistent/ca.pem" }, []string{"CLOUD_CA_FILE names \"/nonexistent/ca.pem\""}},
 		{"spread", func(m map[string]string) { m[SettingFanoutSpread] = "soon" }, []string{"FANOUT_SPREAD is \"soon\""}},
 		{"concurrency", func(m map[string]string) { m[SettingSyncConcurrency] = "100" }, []string{"SYNC_CONCURRENCY is \"100\""}},
+		{"short key", func(m map[string]string) { m[SettingStateSigningKey] = "c2hvcnQ=" }, []string{"STATE_SIGNING_KEY is not base64 of at least 32 bytes"}},
+		{"bad bool", func(m map[string]string) { m[SettingAutoConsent] = "maybe" }, []string{"AUTO_CONSENT is \"maybe\""}},
 		{"several at once", func(m map[string]string) { delete(m, SettingPort); m[SettingLogLevel] = "loud" }, []string{"FUNCTIONS_CUSTOMHANDLER_PORT", "LOG_LEVEL is \"loud\""}},
 	}
 	for _, c := range cases {

@@ -46,6 +46,9 @@ type Options struct {
 	Now func() time.Time
 	// Log receives one line per request when set.
 	Log io.Writer
+	// IdentityHeader fixes the managed identity endpoint's secret header (random when empty), so a
+	// fixed-port simulator matches local.settings.sample.json.
+	IdentityHeader string
 }
 
 // Ports are the listener ports.
@@ -147,7 +150,7 @@ func Start(o Options) (*Server, error) {
 			KeyVaultURL: vaultURL + "/", CAFile: caFile,
 		},
 		ManagedIdentityEndpoint: base(lns[4], "http") + "/msi/token",
-		ManagedIdentityHeader:   hex.EncodeToString(hdr[:]),
+		ManagedIdentityHeader:   firstNonEmpty(o.IdentityHeader, hex.EncodeToString(hdr[:])),
 		ManagedIdentityObjectID: "5f0c0d8e-6b2a-4c59-9d51-3a7e2f1b0c01",
 		ControlURL:              base(lns[5], "http"),
 		PartnerTenantID:         partner.TenantID,
@@ -266,4 +269,11 @@ func (s *Server) control() http.Handler {
 			"endpoints": []string{"GET /endpoints", "GET /stats", "POST /stats/reset", "POST /step", "GET /outbox"}})
 	})
 	return mux
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

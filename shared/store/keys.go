@@ -28,7 +28,7 @@ var CollectionTables = []string{TableUsers, TableUserSecurity, TableLicenses, Ta
 
 // ensuredTables is every table Ensure creates.
 func ensuredTables() []string {
-	return append([]string{TableTenants, TableRuns, TableSyncState}, CollectionTables...)
+	return append([]string{TableTenants, TableRuns, TableSyncState, TableUsedStates, TablePartner}, CollectionTables...)
 }
 
 // Table Storage's rule for table names; checking it up front keeps odd strings out of request URLs.

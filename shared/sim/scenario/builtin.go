@@ -22,8 +22,8 @@ const (
 	DemoAppID         = "7d1f3b52-4c1e-4a6b-9f3e-2b8c6d0a9e11"
 	DemoSecretKeyID   = "7a3e6851-3b38-4d8a-bbea-ffca8e746339"
 	DemoSecretValue   = "tSy8Q~demo.Secret-Value_0123456789abcdEF"
-	DemoConnectURI    = "https://localhost:7071/api/connect/callback"
-	DemoConsentURI    = "https://localhost:7071/api/consent/callback"
+	DemoConnectURI    = "http://localhost:7071/api/connect/callback"
+	DemoConsentURI    = "http://localhost:7071/api/consent/callback"
 	DemoBigAliasCount = 250 // proxyAddresses of user 0 of Contoso Dental
 
 	// One customer tenant per failure mode (see DemoFile).
