@@ -1,0 +1,44 @@
+// Package appperms lists exactly what tenantsync's app registration asks for: the Microsoft Graph
+// application permissions the sync, discovery and consent mails need, and Partner Center's
+// delegated user_impersonation. The register command writes these; consent grants these.
+package appperms
+
+// Well-known resource application ids.
+const (
+	GraphAppID         = "00000003-0000-0000-c000-000000000000"
+	PartnerCenterAppID = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd"
+	// PartnerCenterUserImpersonation is the id of Partner Center's user_impersonation scope.
+	PartnerCenterUserImpersonation = "1cebfa2a-fb4d-419e-b5f9-839b4383e05a"
+)
+
+// Permission is a Graph application permission (app role) with why tenantsync needs it.
+type Permission struct {
+	Value string
+	ID    string // app role id on the Microsoft Graph service principal
+	Why   string
+}
+
+// Graph are the Graph application permissions, in the order shown to admins.
+var Graph = []Permission{
+	{"User.Read.All", "df021288-bdef-4463-88db-98f22de89214", "read users: names, e-mail, job titles, licences"},
+	{"Group.Read.All", "5b567255-7703-4780-807c-7be8301ae99b", "read groups"},
+	{"Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61", "read the directory (users, groups, organization) with delta queries"},
+	{"Organization.Read.All", "498476ce-e0fe-48b0-b801-37ba7e2685c6", "read the organization's name, domains and licence subscriptions"},
+	{"Domain.Read.All", "dbb9058a-0e50-45d7-ae91-66909b5d4664", "read the tenant's domains"},
+	{"DeviceManagementManagedDevices.Read.All", "2f51be20-0bb4-4fed-bf7b-db946066c75e", "read Intune managed devices and their users"},
+	{"Reports.Read.All", "230c1aed-a721-4c5d-9cb4-a90514e508ef", "read mailbox usage reports"},
+	{"ReportSettings.Read.All", "ee353f83-55ef-4b78-82da-555bfa2b4b95", "detect whether reports conceal user names"},
+	{"AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da", "read last sign-in dates and MFA registration"},
+	{"UserAuthenticationMethod.Read.All", "38d9df27-64da-44fd-b7c5-a6fbac20248f", "read which MFA methods users registered"},
+	{"Mail.Send", "b633e1c5-b582-4048-a93e-9f11b44c7e96", "send admin-consent links from the MSP's mailbox (partner tenant only)"},
+	{"DelegatedAdminRelationship.Read.All", "f6e9e124-4586-492f-adc0-c6f96e4823fd", "read GDAP relationships to discover customer tenants (partner tenant only)"},
+}
+
+// GraphValues are the permission values, e.g. for Partner Center's applicationGrants scope.
+func GraphValues() []string {
+	out := make([]string, len(Graph))
+	for i, p := range Graph {
+		out[i] = p.Value
+	}
+	return out
+}
