@@ -6,7 +6,7 @@ BIN      := bin
 NODE_BIN := node_modules/.bin
 GOFLAGS  ?=
 
-.PHONY: all build demo run sim test bench vet fmt deps clean
+.PHONY: all build demo run sim test bench vet fmt deps clean package deploy
 
 all: build
 
@@ -40,6 +40,11 @@ run: deps build
 SCENARIO ?= demo
 sim: build
 	$(BIN)/msftsim -scenario $(SCENARIO) -dir .sim
+
+# The deployment zip: a static linux/amd64 handler, host.json and the function folders.
+package:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o dist/handler ./cmd/handler
+	$(GO) run ./cmd/package -root . -handler dist/handler -o dist/functionapp.zip
 
 test: deps local.settings.json
 	$(GO) vet ./...

@@ -44,7 +44,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Intercept implements khttp.Middleware.
+// Intercept implements khttp.Middleware. Every attempt sends a fresh clone of the original
+// request: middleware after this one (kiota's compression handler) rewrites the request it is
+// given (gzip body, Content-Encoding, length), and replaying that mutated request would send a
+// gzip header on a plain body. kiota also orders its default middleware by iterating a map, so
+// this handler must not depend on running after compression.
 func (h *RetryHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
 	maxRetries, base, maxDelay, sleep := h.MaxRetries, h.BaseDelay, h.MaxDelay, h.Sleep
 	if maxRetries == 0 {
@@ -59,18 +63,24 @@ func (h *RetryHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*h
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	// A body must be replayable to retry; kiota bodies are small (JSON), so buffer when needed.
+	// Buffer the body once so each attempt can get its own reader (kiota bodies are small JSON).
 	var body []byte
-	if req.Body != nil && req.GetBody == nil {
+	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
 		if err != nil {
 			return nil, err
 		}
 		body = b
-		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	for attempt := 0; ; attempt++ {
-		resp, err := p.Next(req, i)
+		r := req.Clone(req.Context())
+		if body != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			r.ContentLength = int64(len(body))
+		}
+		resp, err := p.Next(r, i)
 		if err != nil || !retryable(resp.StatusCode) || attempt >= maxRetries {
 			return resp, err
 		}
@@ -82,16 +92,6 @@ func (h *RetryHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*h
 		}
 		if h.Retries != nil {
 			h.Retries.Add(1)
-		}
-		switch {
-		case req.GetBody != nil:
-			b, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			req.Body = b
-		case body != nil:
-			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 )
 
@@ -123,6 +124,12 @@ func Classify(err error) Problem {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		return fromStatus(re.ErrorCode, firstLine(msg), re.StatusCode)
+	}
+	// kiota's ApiError: an error status without a registered error factory (e.g. a 503 on
+	// $batch); classify it by status rather than as an internal error.
+	var ae *abstractions.ApiError
+	if errors.As(err, &ae) && ae.ResponseStatusCode > 0 {
+		return fromStatus("", firstLine(msg), ae.ResponseStatusCode)
 	}
 	var ne net.Error
 	switch {

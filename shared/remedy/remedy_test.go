@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 )
 
@@ -41,6 +42,11 @@ func TestClassifyODataAndOthers(t *testing.T) {
 	p := Classify(fmt.Errorf("users: %w", oe))
 	if p.Code != code || p.Message != msg || !strings.Contains(p.Remediation, "P1/P2") {
 		t.Errorf("%+v", p)
+	}
+	ae := &abstractions.ApiError{Message: "unexpected status code 503"}
+	ae.ResponseStatusCode = 503
+	if p := Classify(fmt.Errorf("batch: %w", ae)); p.Code != "ServiceUnavailable" || !p.Retryable {
+		t.Errorf("kiota ApiError 503: %+v", p)
 	}
 	if p := Classify(context.DeadlineExceeded); p.Code != CodeTimeout || !p.Retryable {
 		t.Errorf("%+v", p)
