@@ -46,6 +46,10 @@ package:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o dist/handler ./cmd/handler
 	$(GO) run ./cmd/package -root . -handler dist/handler -o dist/functionapp.zip
 
+# Into your Azure subscription (az CLI): RESOURCE_GROUP=... [APP_CLIENT_ID=...] make deploy
+deploy:
+	infra/deploy.sh
+
 test: deps local.settings.json
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
