@@ -57,7 +57,7 @@ func TestBicepSetsEverySetting(t *testing.T) {
 		t.Errorf("settings the code reads but main.bicep does not set: %v", missing)
 	}
 	// Secrets arrive as Key Vault references, never as literal values in the template.
-	for _, secret := range []string{config.SettingAppClientSecret, config.SettingStateSigningKey} {
+	for _, secret := range []string{config.SettingAppClientSecret, config.SettingAppCertificate, config.SettingStateSigningKey} {
 		re := regexp.MustCompile(`\{ name: '` + secret + `', value: [^\n]*@Microsoft\.KeyVault\(SecretUri=`)
 		if !re.MatchString(src) {
 			t.Errorf("%s must be a Key Vault reference in main.bicep", secret)

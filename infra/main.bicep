@@ -236,6 +236,7 @@ var appSettings = [
   { name: 'APP_CLIENT_ID', value: appClientId }
   { name: 'APP_AUTH', value: appAuth }
   { name: 'APP_CLIENT_SECRET', value: appAuth == 'secret' ? '@Microsoft.KeyVault(SecretUri=${secretRef}/app-client-secret/)' : '' }
+  { name: 'APP_CERTIFICATE', value: appAuth == 'certificate' ? '@Microsoft.KeyVault(SecretUri=${secretRef}/app-certificate/)' : '' }
   { name: 'STATE_SIGNING_KEY', value: '@Microsoft.KeyVault(SecretUri=${secretRef}/state-signing-key/)' }
   { name: 'PUBLIC_BASE_URL', value: publicUrl }
   { name: 'AZURE_AUTHORITY_HOST', value: environment().authentication.loginEndpoint }

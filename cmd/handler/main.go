@@ -67,7 +67,7 @@ func run() error {
 	slog.SetDefault(log)
 
 	var cred azcore.TokenCredential
-	if cfg.Tables.Endpoint != "" || cfg.Queue.ServiceBusNamespace != "" {
+	if cfg.Tables.Endpoint != "" || cfg.Queue.ServiceBusNamespace != "" || cfg.App.Auth == config.AuthFederated {
 		if cred, err = azcred.Managed(cfg.AzureClientID); err != nil {
 			return fmt.Errorf("managed identity: %w", err)
 		}
@@ -85,7 +85,8 @@ func run() error {
 		sender = localqueue.New(cfg.Queue.LocalEndpoint, cfg.Queue.Name)
 	}
 
-	creds := &sync.SecretCredentials{ClientID: cfg.App.ClientID, Secret: cfg.App.ClientSecret, Endpoints: cfg.Cloud}
+	creds := &sync.AppCredentials{Mode: cfg.App.Auth, ClientID: cfg.App.ClientID, Secret: cfg.App.ClientSecret,
+		Certificate: []byte(cfg.App.Certificate), Assertion: cred, Endpoints: cfg.Cloud}
 	pcHTTP, err := cfg.Cloud.HTTPClient()
 	if err != nil {
 		return err

@@ -65,12 +65,24 @@ type Config struct {
 	AdminGroupID string
 }
 
-// App is the app registration's identity.
+// App is the app registration's identity and how it proves it.
 type App struct {
 	ClientID string
-	// ClientSecret is the secret's value (a Key Vault reference in Azure).
+	// Auth is secret, certificate or federated (the managed identity's token as client assertion:
+	// nothing that expires silently).
+	Auth string
+	// ClientSecret is the secret's value (Auth secret; a Key Vault reference in Azure).
 	ClientSecret string
+	// Certificate is the PEM certificate and private key (Auth certificate; a Key Vault reference).
+	Certificate string
 }
+
+// App authentication modes.
+const (
+	AuthSecret      = "secret"
+	AuthCertificate = "certificate"
+	AuthFederated   = "federated"
+)
 
 // Tables says how to reach Table Storage: a connection string (Azurite locally) or an endpoint
 // reached with the managed identity (Azure, where shared keys are off).
@@ -101,6 +113,8 @@ const (
 	SettingPartnerTenantID     = "PARTNER_TENANT_ID"
 	SettingAppClientID         = "APP_CLIENT_ID"
 	SettingAppClientSecret     = "APP_CLIENT_SECRET"
+	SettingAppAuth             = "APP_AUTH"
+	SettingAppCertificate      = "APP_CERTIFICATE"
 	SettingAuthorityHost       = "AZURE_AUTHORITY_HOST"
 	SettingGraphBaseURL        = "GRAPH_BASE_URL"
 	SettingPartnerCenterURL    = "PARTNER_CENTER_BASE_URL"
@@ -131,10 +145,7 @@ func load(r *reader) (*Config, error) {
 		LogLevel:        r.level(SettingLogLevel),
 		AzureClientID:   r.optional(SettingAzureClientID, ""),
 		PartnerTenantID: r.guid(SettingPartnerTenantID),
-		App: App{
-			ClientID:     r.guid(SettingAppClientID),
-			ClientSecret: r.required(SettingAppClientSecret, "the app's client secret value (in Azure a Key Vault reference)"),
-		},
+		App:             r.app(),
 		Cloud: cloud.Endpoints{
 			AuthorityHost:    r.httpsURLOr(SettingAuthorityHost, cloud.Public().AuthorityHost),
 			GraphURL:         r.httpsURLOr(SettingGraphBaseURL, cloud.Public().GraphURL),
@@ -217,6 +228,23 @@ func (r *reader) optional(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (r *reader) app() App {
+	a := App{ClientID: r.guid(SettingAppClientID), Auth: r.oneOf(SettingAppAuth, AuthSecret, AuthSecret, AuthCertificate, AuthFederated)}
+	switch a.Auth {
+	case AuthSecret:
+		a.ClientSecret = r.required(SettingAppClientSecret, "the app's client secret value (in Azure a Key Vault reference), or set APP_AUTH=federated")
+		r.optional(SettingAppCertificate, "")
+	case AuthCertificate:
+		a.Certificate = r.required(SettingAppCertificate, "the app's certificate and key (PEM; in Azure a Key Vault reference to app-certificate)")
+		r.optional(SettingAppClientSecret, "")
+	case AuthFederated:
+		// The managed identity's token is the assertion: no secret to keep (issue: none expires).
+		r.optional(SettingAppClientSecret, "")
+		r.optional(SettingAppCertificate, "")
+	}
+	return a
 }
 
 func (r *reader) required(name, what string) string {

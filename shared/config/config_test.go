@@ -55,6 +55,8 @@ func TestLoadNamesEveryBadSetting(t *testing.T) {
 		}, []string{"TABLES_CONNECTION_STRING is an unresolved Key Vault reference"}},
 		{"bad guid", func(m map[string]string) { m[SettingAppClientID] = "my-app" }, []string{"APP_CLIENT_ID is \"my-app\", want a GUID"}},
 		{"no secret", func(m map[string]string) { delete(m, SettingAppClientSecret) }, []string{"APP_CLIENT_SECRET is missing"}},
+		{"certificate without one", func(m map[string]string) { m[SettingAppAuth] = "certificate" }, []string{"APP_CERTIFICATE is missing"}},
+		{"bad auth", func(m map[string]string) { m[SettingAppAuth] = "password" }, []string{"APP_AUTH is \"password\""}},
 		{"ca file", func(m map[string]string) { m[SettingCloudCAFile] = "/nonexistent/ca.pem" }, []string{"CLOUD_CA_FILE names \"/nonexistent/ca.pem\""}},
 		{"spread", func(m map[string]string) { m[SettingFanoutSpread] = "soon" }, []string{"FANOUT_SPREAD is \"soon\""}},
 		{"concurrency", func(m map[string]string) { m[SettingSyncConcurrency] = "100" }, []string{"SYNC_CONCURRENCY is \"100\""}},
@@ -95,5 +97,15 @@ func TestDurations(t *testing.T) {
 		if err != nil || c.FanoutSpread.String() != want {
 			t.Errorf("%s: %v %v, want %s", v, c, err, want)
 		}
+	}
+}
+
+func TestFederatedNeedsNoSecret(t *testing.T) {
+	m := valid()
+	delete(m, SettingAppClientSecret)
+	m[SettingAppAuth] = "federated"
+	c, err := Load(env(m))
+	if err != nil || c.App.Auth != AuthFederated || c.App.ClientSecret != "" {
+		t.Fatalf("%+v %v", c, err)
 	}
 }

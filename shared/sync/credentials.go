@@ -1,13 +1,16 @@
 package sync
 
 import (
+	"context"
 	"fmt"
 	gosync "sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/config"
 )
 
 // Credentials hands out the app's credential for a customer tenant. One credential per tenant is
@@ -16,18 +19,31 @@ type Credentials interface {
 	For(tenantID string) (azcore.TokenCredential, error)
 }
 
-// SecretCredentials is the client-secret flavour (client credentials into each customer tenant).
-type SecretCredentials struct {
-	ClientID  string
-	Secret    string
+// AppCredentials are the app's app-only credentials into every tenant, in one of three modes:
+// a client secret, a certificate, or federated (the Function App's managed identity token used as
+// the client assertion, through a federated identity credential on the app registration: nothing
+// to rotate, nothing that silently expires).
+type AppCredentials struct {
+	Mode        string // config.AuthSecret, AuthCertificate or AuthFederated
+	ClientID    string
+	Secret      string
+	Certificate []byte // PEM certificate and key
+	// Assertion is the managed identity whose token is the federated assertion.
+	Assertion azcore.TokenCredential
 	Endpoints cloud.Endpoints
 
 	mu    gosync.Mutex
 	cache map[string]azcore.TokenCredential
 }
 
+// SecretCredentials is the client-secret flavour (kept for callers that only have a secret).
+type SecretCredentials = AppCredentials
+
+// FederatedAudience is the audience of managed identity tokens used as client assertions.
+const FederatedAudience = "api://AzureADTokenExchange"
+
 // For implements Credentials.
-func (c *SecretCredentials) For(tenantID string) (azcore.TokenCredential, error) {
+func (c *AppCredentials) For(tenantID string) (azcore.TokenCredential, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cred, ok := c.cache[tenantID]; ok {
@@ -37,12 +53,31 @@ func (c *SecretCredentials) For(tenantID string) (azcore.TokenCredential, error)
 	if err != nil {
 		return nil, err
 	}
-	cred, err := azidentity.NewClientSecretCredential(tenantID, c.ClientID, c.Secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: opts,
-		// Instance discovery would call login.microsoftonline.com even for other clouds and for the
-		// simulator; the authority host is configured explicitly instead.
-		DisableInstanceDiscovery: true,
-	})
+	var cred azcore.TokenCredential
+	// Instance discovery would call login.microsoftonline.com even for other clouds and for the
+	// simulator; the authority host is configured explicitly instead.
+	switch c.Mode {
+	case "", config.AuthSecret:
+		cred, err = azidentity.NewClientSecretCredential(tenantID, c.ClientID, c.Secret, &azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	case config.AuthCertificate:
+		certs, key, perr := azidentity.ParseCertificates(c.Certificate, nil)
+		if perr != nil {
+			return nil, fmt.Errorf("APP_CERTIFICATE: %w", perr)
+		}
+		cred, err = azidentity.NewClientCertificateCredential(tenantID, c.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	case config.AuthFederated:
+		if c.Assertion == nil {
+			return nil, fmt.Errorf("federated app credential: no managed identity to take the assertion from")
+		}
+		mi := c.Assertion
+		assert := func(ctx context.Context) (string, error) {
+			tok, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{FederatedAudience + "/.default"}})
+			return tok.Token, err
+		}
+		cred, err = azidentity.NewClientAssertionCredential(tenantID, c.ClientID, assert, &azidentity.ClientAssertionCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	default:
+		return nil, fmt.Errorf("unknown app credential mode %q", c.Mode)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("credential for tenant %s: %w", tenantID, err)
 	}
