@@ -27,6 +27,7 @@ build: local.settings.json
 	$(GO) build $(GOFLAGS) -o $(BIN)/funchost ./cmd/funchost
 	$(GO) build $(GOFLAGS) -o $(BIN)/demo ./cmd/demo
 	$(GO) build $(GOFLAGS) -o $(BIN)/msftsim ./cmd/msftsim
+	$(GO) build $(GOFLAGS) -o $(BIN)/tenantsync ./cmd/tenantsync
 
 # The main job end to end on Azurite, the local host and the handler; prints what happened.
 demo: deps build
