@@ -10,11 +10,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +31,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/funchost"
 	"github.com/tenantsync/tenantsync/shared/sim"
+	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 func main() {
@@ -80,6 +85,10 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	}
 	defer cloudSim.Close()
 	ep := cloudSim.Endpoints()
+	if simClient, err = ep.HTTPClient(); err != nil {
+		return err
+	}
+	simClient.CheckRedirect = noRedirect.CheckRedirect
 	st.say("Microsoft cloud simulator: %d customer tenants, Graph at %s, CA %s", cloudSim.World.TenantCount(), ep.GraphURL, rel(root, ep.CAFile))
 
 	azDir := ""
@@ -134,6 +143,12 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	api := &client{base: host.URL(), key: host.Key()}
 	st.say("local Functions host on %s started the handler", host.URL())
 
+	who, err := connectPartner(ctx, api, scenario.DemoServiceAccountUPN)
+	if err != nil {
+		return fmt.Errorf("partner connect: %w", err)
+	}
+	st.say("partner account connected through /api/connect as %s (MFA sign-in; refresh token in Key Vault only)", who)
+
 	var rep struct {
 		Found, New, Missing, Consented, NotConsented int
 		Sources                                      map[string]int
@@ -142,10 +157,26 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	if err := api.do(ctx, http.MethodPost, "/api/discovery", &rep); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
-	st.say("discovery (POST /api/discovery): %d tenants (GDAP %d, Partner Center %d), %d consented, %d not", rep.Found, rep.Sources["gdap"], rep.Sources["csp"], rep.Consented, rep.NotConsented)
+	st.say("discovery (POST /api/discovery): %d tenants (GDAP %d, Partner Center %d); consent through Partner Center where GDAP allows", rep.Found, rep.Sources["gdap"], rep.Sources["csp"])
 	for _, w := range rep.Warnings {
 		fmt.Println("      warning: " + w)
 	}
+
+	// A tenant whose GDAP relationship lacks the roles for automatic consent: email its admin a link.
+	const customerAdmin = "it-admin@adventureworks.example"
+	if err := api.send(ctx, http.MethodPost, "/api/tenants/"+scenario.DemoAdventureWorks+"/consent-link", `{"email":"`+customerAdmin+`"}`, nil); err != nil {
+		return fmt.Errorf("consent link: %w", err)
+	}
+	link, err := linkFromOutbox(cloudSim, customerAdmin)
+	if err != nil {
+		return err
+	}
+	st.say("admin-consent link for Adventure Works emailed to %s (from the partner's mailbox, via Graph sendMail)", customerAdmin)
+	page, err := followConsentLink(ctx, api, link)
+	if err != nil {
+		return fmt.Errorf("following the consent link: %w", err)
+	}
+	st.say("the customer's admin opened the link and approved; tenantsync's callback said: %q", page)
 
 	if err := api.do(ctx, http.MethodPost, "/admin/functions/TenantFanout?wait=true", nil); err != nil {
 		return fmt.Errorf("fan-out: %w", err)
@@ -263,8 +294,15 @@ func trunc(s string, n int) string {
 type client struct{ base, key string }
 
 func (c *client) do(ctx context.Context, method, path string, out any) error {
-	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(""))
+	return c.send(ctx, method, path, "", out)
+}
+
+func (c *client) send(ctx context.Context, method, path, body string, out any) error {
+	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
 	req.Header.Set("x-functions-key", c.key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -287,4 +325,111 @@ func writeSummary(root string, tenants []domain.Tenant) error {
 	}
 	b, _ := json.MarshalIndent(map[string]any{"value": tenants}, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644)
+}
+
+// noRedirect is a browser that shows each redirect instead of following it, so the demo can walk
+// the OAuth round trips step by step.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// connectPartner signs the partner's service account in as an admin would in a browser: /api/connect
+// redirects to Entra; the simulator's non-interactive mode (sim_user) stands in for the sign-in page
+// and redirects back to the callback.
+func connectPartner(ctx context.Context, api *client, upn string) (string, error) {
+	resp, err := get(ctx, api.base+"/api/connect?code="+url.QueryEscape(api.key), nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("/api/connect answered %s", resp.Status)
+	}
+	signIn := resp.Header.Get("Location") + "&sim_user=" + url.QueryEscape(upn)
+	// The sign-in page and the callback are both plain HTTPS/HTTP hops a browser would follow.
+	back, err := get(ctx, signIn, simClient)
+	if err != nil {
+		return "", err
+	}
+	cb := back.Header.Get("Location")
+	if back.StatusCode != http.StatusFound || !strings.Contains(cb, "/api/connect/callback") {
+		return "", fmt.Errorf("the sign-in did not redirect back to the callback (%s)", back.Status)
+	}
+	res, err := get(ctx, strings.Replace(cb, "http://localhost:", "http://127.0.0.1:", 1), nil)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("callback answered %s: %s", res.Status, res.body)
+	}
+	return upn, nil
+}
+
+// followConsentLink is the customer's admin opening the emailed link and approving.
+func followConsentLink(ctx context.Context, api *client, link string) (string, error) {
+	back, err := get(ctx, link+"&sim_action=approve", simClient)
+	if err != nil {
+		return "", err
+	}
+	cb := back.Header.Get("Location")
+	if back.StatusCode != http.StatusFound || !strings.Contains(cb, "/api/consent/callback") {
+		return "", fmt.Errorf("the consent page did not redirect back to the callback (%s)", back.Status)
+	}
+	res, err := get(ctx, strings.Replace(cb, "http://localhost:", "http://127.0.0.1:", 1), nil)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("callback answered %s: %s", res.Status, res.body)
+	}
+	return pageText(res.body), nil
+}
+
+// simClient trusts the simulator's CA (set once the simulator runs) and follows no redirects.
+var simClient *http.Client
+
+type page struct {
+	*http.Response
+	body string
+}
+
+func get(ctx context.Context, u string, c *http.Client) (*page, error) {
+	if c == nil {
+		c = noRedirect
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return &page{resp, string(b)}, nil
+}
+
+var linkRe = regexp.MustCompile(`https://[^\s"'<>]+/v2\.0/adminconsent\?[^\s"'<>]+`)
+
+// linkFromOutbox finds the consent link in the mail the simulator's Graph recorded.
+func linkFromOutbox(s *sim.Server, to string) (string, error) {
+	mails := s.Graph.Outbox()
+	for i := len(mails) - 1; i >= 0; i-- {
+		m := mails[i]
+		if !slices.Contains(m.To, to) {
+			continue
+		}
+		if l := linkRe.FindString(m.HTML + " " + m.Text); l != "" {
+			return html.UnescapeString(l), nil
+		}
+	}
+	return "", fmt.Errorf("no consent link mailed to %s in the simulator's outbox", to)
+}
+
+var tagRe = regexp.MustCompile(`<[^>]+>`)
+
+// pageText is a page's visible text, squeezed to one line.
+func pageText(h string) string {
+	if i := strings.Index(h, "<body"); i >= 0 {
+		h = h[i:]
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(tagRe.ReplaceAllString(h, " "))), " ")
 }
