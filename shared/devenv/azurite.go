@@ -72,7 +72,9 @@ func StartAzurite(ctx context.Context, dir string, log io.Writer) (*Azurite, err
 		args = append(args, "--location", dir)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group (stopped as a whole), and killed if this process dies without stopping
+	// it: otherwise an orphaned Azurite keeps inherited pipes open (a fuzz worker's, a CI job's).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -1,12 +1,25 @@
 // Package partner connects the MSP's partner account: the MFA sign-in (authorization code + PKCE),
 // the refresh token kept in Key Vault and kept alive, and delegated tokens for Partner Center.
+//
+// The flow: ConnectURL signs a single-use state (purpose connect, 10 minutes) whose nonce also
+// derives the PKCE verifier, so nothing is stored between the redirect and the callback. Callback
+// verifies and consumes that state before it redeems the code, accepts only a token of the partner
+// tenant whose sign-in included MFA, and then writes the refresh token to Key Vault (only there)
+// and who connected and when to the Partner table. Token and KeepAlive redeem the stored refresh
+// token and store the rotated one every time. No token is ever logged, stored in a table or put in
+// an answer; failures carry a stable code, a message and the fix.
 package partner
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
@@ -14,6 +27,19 @@ import (
 	"github.com/tenantsync/tenantsync/shared/secrets"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
+
+// RefreshTokenSecret is the Key Vault secret holding the partner refresh token.
+const RefreshTokenSecret = "partner-refresh-token"
+
+// CallbackPath is the redirect URI's path under PUBLIC_BASE_URL.
+const CallbackPath = "/api/connect/callback"
+
+// ConnectScope is what the sign-in asks for: Partner Center as the user, a refresh token, and
+// the user's identity (id_token with the account name).
+const ConnectScope = cloud.PartnerCenterScope + " offline_access openid profile"
+
+// StateTTL is how long a connect link stays valid.
+const StateTTL = 10 * time.Minute
 
 // Options wire the service.
 type Options struct {
@@ -28,31 +54,131 @@ type Options struct {
 	PublicBaseURL   string
 	Now             func() time.Time
 	Log             *slog.Logger
+	// HTTPClient reaches the token endpoint; nil: Endpoints.HTTPClient() (system roots plus the
+	// configured CA, verification never disabled).
+	HTTPClient *http.Client
 }
 
-// Service is the partner connection.
-type Service struct{ o Options }
+// Service is the partner connection. Safe for concurrent use.
+type Service struct {
+	o       Options
+	http    *http.Client
+	httpErr error
+
+	mu    sync.Mutex
+	cache map[string]cachedToken // access tokens by scope
+
+	// redeemMu serialises refresh-token redemptions, so rotated refresh tokens are stored in
+	// the order Entra issued them and concurrent cache misses redeem once.
+	redeemMu sync.Mutex
+}
+
+type cachedToken struct {
+	value   string
+	expires time.Time
+}
 
 // New builds the service.
-func New(o Options) *Service { return &Service{o: o} }
-
-var errTODO = errors.New("partner connection: not implemented yet")
-
-// ConnectURL is where /api/connect redirects: Entra sign-in for the partner tenant.
-func (s *Service) ConnectURL(ctx context.Context, by string) (string, error) { return "", errTODO }
-
-// Callback completes the connection from /api/connect/callback's query.
-func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConnection, error) {
-	return store.PartnerConnection{}, errTODO
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Service{o: o, http: o.HTTPClient, cache: map[string]cachedToken{}}
+	if s.http == nil {
+		s.http, s.httpErr = o.Endpoints.HTTPClient()
+	}
+	return s
 }
 
-// KeepAlive redeems and rotates the refresh token (weekly timer).
-func (s *Service) KeepAlive(ctx context.Context) error { return errTODO }
+func (s *Service) now() time.Time { return s.o.Now().UTC() }
 
-// Token returns a delegated access token for scope from the stored refresh token.
-func (s *Service) Token(ctx context.Context, scope string) (string, error) { return "", errTODO }
+// authority is {AuthorityHost}{PartnerTenantID}, without a trailing slash.
+func (s *Service) authority(tenant string) string {
+	host := s.o.Endpoints.AuthorityHost
+	if host == "" {
+		host = cloud.Public().AuthorityHost
+	}
+	return strings.TrimRight(host, "/") + "/" + url.PathEscape(tenant)
+}
+
+// RedirectURI is PUBLIC_BASE_URL + /api/connect/callback (registered on the app).
+func (s *Service) RedirectURI() string {
+	return strings.TrimRight(s.o.PublicBaseURL, "/") + CallbackPath
+}
+
+func (s *Service) configured() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"PARTNER_TENANT_ID", s.o.PartnerTenantID}, {"APP_CLIENT_ID", s.o.ClientID},
+		{"APP_CLIENT_SECRET", s.o.ClientSecret}, {"PUBLIC_BASE_URL", s.o.PublicBaseURL},
+	} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if s.o.Signer == nil {
+		missing = append(missing, "STATE_SIGNING_KEY")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("partner connection is not configured: set %s", strings.Join(missing, ", "))
+	}
+	return s.httpErr
+}
+
+// maxBy bounds the requester's name carried in the state (states are verified only up to 2 KB).
+const maxBy = 256
+
+// ConnectURL is where /api/connect redirects: Entra sign-in for the partner tenant.
+// by is who asked (the admin principal, or "function key"), carried in the signed state.
+func (s *Service) ConnectURL(ctx context.Context, by string) (string, error) {
+	if err := s.configured(); err != nil {
+		return "", err
+	}
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	nonce := base64.RawURLEncoding.EncodeToString(b[:])
+	if len(by) > maxBy {
+		by = strings.ToValidUTF8(by[:maxBy], "")
+	}
+	state, err := s.o.Signer.Sign(oauthstate.Claims{Purpose: oauthstate.PurposeConnect, Nonce: nonce,
+		Expires: s.now().Add(StateTTL), By: by})
+	if err != nil {
+		return "", fmt.Errorf("signing the connect state: %w", err)
+	}
+	q := url.Values{}
+	q.Set("client_id", s.o.ClientID)
+	q.Set("response_type", "code")
+	q.Set("redirect_uri", s.RedirectURI())
+	q.Set("response_mode", "query")
+	q.Set("scope", ConnectScope)
+	q.Set("state", state)
+	q.Set("prompt", "login")
+	q.Set("code_challenge", oauthstate.PKCEChallenge(s.o.Signer.PKCEVerifier(nonce)))
+	q.Set("code_challenge_method", "S256")
+	return s.authority(s.o.PartnerTenantID) + "/oauth2/v2.0/authorize?" + q.Encode(), nil
+}
 
 // Status reads the connection record.
 func (s *Service) Status(ctx context.Context) (store.PartnerConnection, error) {
 	return s.o.Store.GetPartner(ctx)
+}
+
+// ensure creates the tables (once per process) before the first write.
+func (s *Service) ensure(ctx context.Context) error {
+	if err := s.o.Store.Ensure(ctx); err != nil {
+		return fmt.Errorf("table storage: %w", err)
+	}
+	return nil
+}
+
+// forget drops every cached access token.
+func (s *Service) forget() {
+	s.mu.Lock()
+	clear(s.cache)
+	s.mu.Unlock()
 }
