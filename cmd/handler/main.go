@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/handlers"
 	"github.com/tenantsync/tenantsync/shared/azcred"
+	"github.com/tenantsync/tenantsync/shared/clientassert"
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
@@ -105,8 +106,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var assertion clientassert.Func
+	switch cfg.App.Auth {
+	case config.AuthFederated:
+		assertion = clientassert.Federated(cred)
+	case config.AuthCertificate:
+		if assertion, err = clientassert.Certificate([]byte(cfg.App.Certificate), cfg.App.ClientID, nil); err != nil {
+			return fmt.Errorf("%s: %w", config.SettingAppCertificate, err)
+		}
+	}
 	partnerSvc := partner.New(partner.Options{Store: st, Vault: vault, Signer: signer, Consumer: st, Endpoints: cfg.Cloud,
-		PartnerTenantID: cfg.PartnerTenantID, ClientID: cfg.App.ClientID, ClientSecret: cfg.App.ClientSecret, PublicBaseURL: cfg.PublicBaseURL, Log: log})
+		PartnerTenantID: cfg.PartnerTenantID, ClientID: cfg.App.ClientID, ClientSecret: cfg.App.ClientSecret, ClientAssertion: assertion,
+		PublicBaseURL: cfg.PublicBaseURL, Log: log})
 	delegatedPC := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP,
 		Token: func(ctx context.Context) (string, error) { return partnerSvc.Token(ctx, cloud.PartnerCenterScope) }}
 	consentSvc := consent.New(consent.Options{Store: st, Queue: sender, Credentials: creds, PartnerCenter: delegatedPC, Signer: signer, Consumer: st,

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/clientassert"
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/secrets"
@@ -51,6 +52,9 @@ type Options struct {
 	PartnerTenantID string
 	ClientID        string
 	ClientSecret    string
+	// ClientAssertion, when set, authenticates the app with a signed assertion (certificate or
+	// federated managed identity) instead of ClientSecret.
+	ClientAssertion clientassert.Func
 	PublicBaseURL   string
 	Now             func() time.Time
 	Log             *slog.Logger
@@ -113,7 +117,7 @@ func (s *Service) configured() error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{
 		{"PARTNER_TENANT_ID", s.o.PartnerTenantID}, {"APP_CLIENT_ID", s.o.ClientID},
-		{"APP_CLIENT_SECRET", s.o.ClientSecret}, {"PUBLIC_BASE_URL", s.o.PublicBaseURL},
+		{"PUBLIC_BASE_URL", s.o.PublicBaseURL},
 	} {
 		if f.v == "" {
 			missing = append(missing, f.name)
@@ -121,6 +125,9 @@ func (s *Service) configured() error {
 	}
 	if s.o.Signer == nil {
 		missing = append(missing, "STATE_SIGNING_KEY")
+	}
+	if s.o.ClientSecret == "" && s.o.ClientAssertion == nil {
+		missing = append(missing, "APP_CLIENT_SECRET (or APP_AUTH=federated|certificate)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("partner connection is not configured: set %s", strings.Join(missing, ", "))

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantsync/tenantsync/shared/clientassert"
 )
 
 // tokenResponse is the token endpoint's answer. Its values are secrets: never log or format it.
@@ -73,8 +75,17 @@ func (s *Service) redeem(ctx context.Context, form url.Values) (*tokenResponse, 
 		return nil, err
 	}
 	form.Set("client_id", s.o.ClientID)
-	form.Set("client_secret", s.o.ClientSecret)
 	endpoint := s.authority(s.o.PartnerTenantID) + "/oauth2/v2.0/token"
+	if s.o.ClientAssertion != nil {
+		a, err := s.o.ClientAssertion(ctx, endpoint)
+		if err != nil {
+			return nil, err
+		}
+		form.Set("client_assertion_type", clientassert.Type)
+		form.Set("client_assertion", a)
+	} else {
+		form.Set("client_secret", s.o.ClientSecret)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
