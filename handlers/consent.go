@@ -1,18 +1,160 @@
 package handlers
 
-import "net/http"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"net/http"
+	"strings"
 
-// consentLink serves POST /api/tenants/{tenantId}/consent-link {"email": ...}.
+	"github.com/tenantsync/tenantsync/shared/adminauth"
+	"github.com/tenantsync/tenantsync/shared/consent"
+	"github.com/tenantsync/tenantsync/shared/domain"
+)
+
+// consentLink serves POST /api/tenants/{tenantId}/consent-link {"email": ...} → 202 with the
+// pending consent. The MSP admin's name (App Service Authentication) is who asked; automation
+// with the function key may name someone with "requestedBy".
 func (d Deps) consentLink(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "NotImplemented", "consent links are not implemented yet")
+	id, ok := tenantID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Email       string `json:"email"`
+		RequestedBy string `json:"requestedBy"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || strings.TrimSpace(body.Email) == "" {
+		writeError(w, http.StatusBadRequest, "BadRequest", `body must be {"email": "admin@customer.com"} (optionally "requestedBy")`)
+		return
+	}
+	by := body.RequestedBy
+	if p, signedIn, err := adminauth.FromRequest(r); err == nil && signedIn && p.Name != "" {
+		by = p.Name // a signed-in admin is who asked, whatever the body says
+	}
+	pending, err := d.Consent.SendLink(r.Context(), id, body.Email, by)
+	var p *consent.Problem
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusAccepted, pending)
+	case errors.Is(err, consent.ErrInvalidEmail):
+		writeError(w, http.StatusBadRequest, "InvalidEmail", err.Error())
+	case errors.Is(err, consent.ErrUnknownTenant):
+		writeError(w, http.StatusNotFound, "TenantNotFound", err.Error())
+	case errors.Is(err, consent.ErrAlreadyConsented):
+		writeError(w, http.StatusConflict, "AlreadyConsented", err.Error())
+	case errors.Is(err, consent.ErrMailNotConfigured):
+		writeError(w, http.StatusServiceUnavailable, "MailNotConfigured", err.Error())
+	case errors.As(err, &p) && errors.Is(err, consent.ErrMailFailed):
+		writeJSON(w, http.StatusBadGateway, map[string]any{"error": map[string]string{"code": p.Code, "message": "the consent mail could not be sent: " + p.Message, "remediation": p.Remediation}})
+	default:
+		d.fail(w, r, "sending the consent link", err)
+	}
 }
 
 // consentCPV serves POST /api/consent/cpv {"tenantIds": [...]} (empty: every eligible tenant).
 func (d Deps) consentCPV(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "NotImplemented", "Partner Center consent is not implemented yet")
+	var body struct {
+		TenantIDs []string `json:"tenantIds"`
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "could not read the body")
+		return
+	}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", `body must be empty (every eligible tenant) or {"tenantIds": ["<tenant GUID>", ...]}`)
+			return
+		}
+		for _, id := range body.TenantIDs {
+			if !domain.IsTenantID(strings.TrimSpace(id)) {
+				writeError(w, http.StatusBadRequest, "BadRequest", "tenantIds must be tenant GUIDs; "+jsonQuote(id)+" is not")
+				return
+			}
+		}
+	}
+	results, err := d.Consent.GrantCPV(r.Context(), body.TenantIDs)
+	var p *consent.Problem
+	switch {
+	case errors.As(err, &p) && errors.Is(err, consent.ErrPartnerCenter):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": p.Code, "message": p.Message, "remediation": p.Remediation}, "results": nonNil(results)})
+		return
+	case err != nil:
+		d.fail(w, r, "Partner Center consent", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": nonNil(results), "summary": consent.Summarize(results)})
+}
+
+func nonNil(rs []consent.Result) []consent.Result {
+	if rs == nil {
+		return []consent.Result{}
+	}
+	return rs
+}
+
+func jsonQuote(s string) string {
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // consentCallback serves GET /api/consent/callback (anonymous: it relies on the signed state).
+// The customer's admin lands here; the page says what happened in plain words.
 func (d Deps) consentCallback(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "NotImplemented", "consent callbacks are not implemented yet")
+	out, err := d.Consent.Callback(r.Context(), r.URL.Query())
+	status := http.StatusOK
+	switch {
+	case err == nil:
+	case errors.Is(err, consent.ErrUnavailable):
+		status = http.StatusServiceUnavailable
+	default:
+		status = http.StatusBadRequest
+	}
+	if err != nil {
+		// The error names the failed check; the query (the state) is not logged.
+		d.Log.Warn("consent callback", "tenantId", out.TenantID, "status", status, "error", err.Error())
+	}
+	writeConsentPage(w, status, out)
+}
+
+var consentPage = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:Segoe UI,Arial,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#222}
+h1{font-size:1.4rem}.ok{color:#107c10}.fail{color:#a4262c}</style></head>
+<body><h1 class="{{if .OK}}ok{{else}}fail{{end}}">{{.Title}}</h1>
+<p>{{.Message}}</p></body></html>
+`))
+
+func writeConsentPage(w http.ResponseWriter, status int, out consent.Outcome) {
+	title := "Approval not completed"
+	if out.OK {
+		title = "Approval received"
+	}
+	msg := out.Message
+	if msg == "" {
+		msg = "Something went wrong. Please open the link from your e-mail again."
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_ = consentPage.Execute(w, struct {
+		Title, Message string
+		OK             bool
+	}{title, msg, out.OK})
 }

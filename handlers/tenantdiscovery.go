@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tenantsync/tenantsync/shared/consent"
+	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 )
 
@@ -18,7 +20,34 @@ func (d Deps) tenantDiscovery(ctx context.Context, req *invocation.Request) (*in
 		return nil, err
 	}
 	logs := []string{fmt.Sprintf("discovered %d tenants (%d new, %d missing), %d consented", rep.Found, rep.New, rep.Missing, rep.Consented)}
-	return &invocation.Response{Logs: append(logs, rep.Warnings...)}, nil
+	logs = append(logs, rep.Warnings...)
+	if sum := d.autoConsent(ctx); sum != nil {
+		logs = append(logs, sum.String())
+	}
+	return &invocation.Response{Logs: logs}, nil
+}
+
+// autoConsent consents every eligible tenant through Partner Center after a discovery run, when
+// AUTO_CONSENT is on. It never fails discovery: problems are in the summary.
+func (d Deps) autoConsent(ctx context.Context) *consent.Summary {
+	if !d.AutoConsent || d.Consent == nil {
+		return nil
+	}
+	results, err := d.Consent.GrantCPV(ctx, nil)
+	sum := consent.Summarize(results)
+	if err != nil {
+		sum.Error = err.Error()
+		if d.Log != nil {
+			d.Log.Warn("automatic Partner Center consent did not run", "error", err.Error())
+		}
+	}
+	return &sum
+}
+
+// discoveryAnswer is the discovery report plus the automatic consent's summary.
+type discoveryAnswer struct {
+	*discovery.Report
+	Consent *consent.Summary `json:"consent,omitempty"`
 }
 
 // discoverNow serves POST /api/discovery: discovery on demand.
@@ -28,5 +57,5 @@ func (d Deps) discoverNow(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "discovery", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, discoveryAnswer{Report: rep, Consent: d.autoConsent(r.Context())})
 }

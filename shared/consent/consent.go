@@ -5,15 +5,24 @@ package consent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net/url"
+	"strings"
+	gosync "sync"
 	"time"
 
+	"github.com/microsoftgraph/msgraph-sdk-go/organization"
+
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/fanout"
+	"github.com/tenantsync/tenantsync/shared/graphclient"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/queue"
+	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 	"github.com/tenantsync/tenantsync/shared/sync"
 )
@@ -34,50 +43,258 @@ type Options struct {
 	LinkTTL         time.Duration
 	Now             func() time.Time
 	Log             *slog.Logger
+
+	// AppName is how mails and pages name the app (default "tenantsync").
+	AppName string
+	// Concurrency bounds the tenants consented through Partner Center at once (default 8).
+	Concurrency int
+	// RatePerSecond bounds applicationconsents requests (default 40; Partner Center allows 50
+	// per second per app).
+	RatePerSecond int
+	// VerifyAttempts and VerifyBackoff bound the app-only verification after a consent: a new
+	// service principal can take a moment to be usable, so a failed check is retried with a
+	// doubling backoff (defaults 5 attempts, 2s first wait: at most 30s of waiting).
+	VerifyAttempts int
+	VerifyBackoff  time.Duration
 }
 
 // Service grants and verifies consent.
-type Service struct{ o Options }
+type Service struct {
+	o     Options
+	pace  *pacer
+	mu    gosync.Mutex
+	pname string // the partner organization's display name, once read
+}
 
 // New builds the service.
-func New(o Options) *Service { return &Service{o: o} }
-
-var errTODO = errors.New("consent: not implemented yet")
-
-// Result is one tenant's outcome of a consent attempt.
-type Result struct {
-	TenantID string `json:"tenantId"`
-	State    string `json:"state"` // consented, failed, skipped
-	Method   string `json:"method,omitempty"`
-	Error    string `json:"error,omitempty"`
+func New(o Options) *Service {
+	if o.AppName == "" {
+		o.AppName = "tenantsync"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.RatePerSecond <= 0 {
+		o.RatePerSecond = 40
+	}
+	if o.VerifyAttempts <= 0 {
+		o.VerifyAttempts = 5
+	}
+	if o.VerifyBackoff <= 0 {
+		o.VerifyBackoff = 2 * time.Second
+	}
+	if o.LinkTTL <= 0 {
+		o.LinkTTL = 7 * 24 * time.Hour
+	}
+	return &Service{o: o, pace: &pacer{every: time.Second / time.Duration(o.RatePerSecond)}}
 }
 
-// GrantCPV consents tenants through Partner Center (all eligible ones when tenantIDs is empty).
-func (s *Service) GrantCPV(ctx context.Context, tenantIDs []string) ([]Result, error) {
-	return nil, errTODO
+// Consent methods.
+const (
+	MethodCPV  = "cpv"
+	MethodLink = "link"
+)
+
+// Errors callers map to answers.
+var (
+	ErrInvalidEmail      = errors.New("invalid e-mail address")
+	ErrUnknownTenant     = errors.New("unknown tenant")
+	ErrAlreadyConsented  = errors.New("tenant already consented")
+	ErrMailNotConfigured = errors.New("consent mails are not configured: set CONSENT_MAIL_FROM to a mailbox in the partner tenant (the app needs Mail.Send there)")
+	// ErrPartnerCenter: Partner Center consent cannot run at all (no delegated partner token).
+	ErrPartnerCenter = errors.New("partner center consent unavailable")
+	// ErrRejected: the callback's state or parameters are not acceptable; nothing was stored.
+	ErrRejected = errors.New("consent callback rejected")
+	// ErrDeclined: the customer's admin declined (or Entra refused) the consent.
+	ErrDeclined = errors.New("consent declined")
+	// ErrNotVerified: consent was reported but an app-only token could not read the tenant.
+	ErrNotVerified = errors.New("consent not verified")
+	// ErrUnavailable: storage or another dependency failed; try again later.
+	ErrUnavailable = errors.New("consent service unavailable")
+	// ErrMailFailed: Graph did not accept the consent mail.
+	ErrMailFailed = errors.New("the consent mail could not be sent")
+)
+
+// Problem is a failure with its code and fix, wrapped in the errors above where one applies.
+type Problem struct {
+	Kind error // one of the Err values
+	remedy.Problem
 }
 
-// Pending is an emailed consent link's record.
-type Pending struct {
-	TenantID string    `json:"tenantId"`
-	To       string    `json:"to"`
-	SentAt   time.Time `json:"sentAt"`
-	Expires  time.Time `json:"expires"`
+func (p *Problem) Error() string { return p.Kind.Error() + ": " + consentError(p.Problem) }
+
+func (p *Problem) Unwrap() error { return p.Kind }
+
+// As lets remedy.Classify see the classified problem.
+func (p *Problem) As(target any) bool {
+	if rp, ok := target.(*remedy.Problem); ok {
+		*rp = p.Problem
+		return true
+	}
+	return false
 }
 
-// SendLink emails tenantID's admin-consent link to email.
-func (s *Service) SendLink(ctx context.Context, tenantID, email, by string) (Pending, error) {
-	return Pending{}, errTODO
+func (s *Service) now() time.Time {
+	if s.o.Now != nil {
+		return s.o.Now()
+	}
+	return time.Now()
 }
 
-// Outcome is what the consent callback page tells the customer's admin.
-type Outcome struct {
-	TenantID string
-	OK       bool
-	Message  string // plain words, no internals
+func (s *Service) log() *slog.Logger {
+	if s.o.Log != nil {
+		return s.o.Log
+	}
+	return slog.Default()
 }
 
-// Callback handles /api/consent/callback.
-func (s *Service) Callback(ctx context.Context, q url.Values) (Outcome, error) {
-	return Outcome{}, errTODO
+// consentError is the stored text of a problem: code, message, fix.
+func consentError(p remedy.Problem) string {
+	msg := p.Message
+	if !strings.HasPrefix(msg, p.Code) { // AADSTS messages start with their code already
+		msg = p.Code + ": " + msg
+	}
+	if p.Remediation != "" {
+		msg += " — " + p.Remediation
+	}
+	return msg
+}
+
+// verify proves consent: an app-only token for the tenant reads /organization, and the answer
+// is that tenant. A fresh service principal may not be usable at once, so failures that can be
+// propagation are retried with a doubling backoff, a bounded number of times.
+func (s *Service) verify(ctx context.Context, tenantID string, attempts int) (string, error) {
+	wait := s.o.VerifyBackoff
+	for attempt := 1; ; attempt++ {
+		name, err := s.verifyOnce(ctx, tenantID)
+		if err == nil {
+			return name, nil
+		}
+		if attempt >= attempts || !mayPropagate(err) {
+			return "", err
+		}
+		s.log().Info("consent not usable yet, retrying verification", "tenantId", tenantID, "attempt", attempt, "wait", wait.String(), "code", remedy.Classify(err).Code)
+		if err := sleep(ctx, wait); err != nil {
+			return "", err
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
+
+func (s *Service) verifyOnce(ctx context.Context, tenantID string) (string, error) {
+	cred, err := s.o.Credentials.For(tenantID)
+	if err != nil {
+		return "", err
+	}
+	client, _, err := graphclient.New(cred, s.o.Endpoints)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Organization().Get(ctx, &organization.OrganizationRequestBuilderGetRequestConfiguration{
+		QueryParameters: &organization.OrganizationRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range resp.GetValue() {
+		if id := o.GetId(); id != nil && strings.EqualFold(*id, tenantID) {
+			if n := o.GetDisplayName(); n != nil {
+				return *n, nil
+			}
+			return "", nil
+		}
+	}
+	return "", remedy.Problem{Code: "OrganizationMismatch", Message: "the app-only token read /organization but it did not return tenant " + tenantID,
+		Remediation: "Check the tenant id; run discovery again."}
+}
+
+// mayPropagate: errors a new service principal can show until it has replicated.
+func mayPropagate(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	switch remedy.Classify(err).Code {
+	case "AADSTS90002", "AADSTS7000215", "AADSTS7000222", "AADSTS53003", "OrganizationMismatch":
+		return false // deleted tenant, our own credential, Conditional Access: waiting cannot help
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// queueFirstSync queues the tenant's first sync at once (reason "consent") and marks it queued.
+func (s *Service) queueFirstSync(ctx context.Context, t domain.Tenant) (string, error) {
+	if s.o.Queue == nil {
+		return "", errors.New("no sync queue configured")
+	}
+	msg, req, err := fanout.Manual(t, s.now())
+	if err != nil {
+		return "", err
+	}
+	req.Reason = "consent"
+	req.RunID = strings.Replace(req.RunID, "-manual-", "-consent-", 1)
+	if msg.Body, err = json.Marshal(req); err != nil {
+		return "", err
+	}
+	msg.ID, msg.CorrelationID = t.TenantID+":"+req.RunID, req.RunID
+	if err := s.o.Queue.Send(ctx, []queue.Message{msg}); err != nil {
+		return "", fmt.Errorf("queue the first sync: %w", err)
+	}
+	if err := s.o.Store.MarkQueued(ctx, []domain.SyncRequest{req}); err != nil {
+		s.log().Warn("marking the tenant queued failed", "tenantId", t.TenantID, "error", err.Error())
+	}
+	return req.RunID, nil
+}
+
+// partnerName is the MSP's organization name for mails and pages (read once with the app-only
+// token in the partner tenant); "your IT provider" when it cannot be read.
+func (s *Service) partnerName(ctx context.Context) string {
+	s.mu.Lock()
+	name := s.pname
+	s.mu.Unlock()
+	if name != "" {
+		return name
+	}
+	if s.o.PartnerTenantID != "" && s.o.Credentials != nil {
+		if n, err := s.verifyOnce(ctx, s.o.PartnerTenantID); err == nil && n != "" {
+			s.mu.Lock()
+			s.pname = n
+			s.mu.Unlock()
+			return n
+		} else if err != nil {
+			s.log().Warn("reading the partner organization's name failed", "code", remedy.Classify(err).Code)
+		}
+	}
+	return "your IT provider"
+}
+
+// pacer spaces requests evenly: at most one per interval, across goroutines.
+type pacer struct {
+	mu    gosync.Mutex
+	next  time.Time
+	every time.Duration
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	now := time.Now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(p.every)
+	p.mu.Unlock()
+	if d := time.Until(at); d > 0 {
+		return sleep(ctx, d)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -294,6 +295,7 @@ func (d *Discoverer) probeConsent(ctx context.Context, tenants map[string]domain
 		limit = 16
 	}
 	g.SetLimit(limit)
+	var mu gosync.Mutex // the probes run concurrently; the report is shared
 	for _, t := range tenants {
 		if t.Missing || t.Excluded {
 			continue
@@ -304,11 +306,13 @@ func (d *Discoverer) probeConsent(ctx context.Context, tenants map[string]domain
 		}
 		g.Go(func() error {
 			c := d.probe(gctx, t)
+			mu.Lock()
 			if c.State == domain.ConsentConsented {
 				rep.Consented++
 			} else {
 				rep.NotConsented++
 			}
+			mu.Unlock()
 			if c == t.Consent {
 				return nil
 			}

@@ -41,10 +41,27 @@ type Relationship struct {
 
 // Consent is tenantsync's consent in the tenant.
 type Consent struct {
-	State     string    `json:"state"`            // none, pending, consented, failed
+	State     string    `json:"state"`            // none, pending, expired, consented, failed
 	Method    string    `json:"method,omitempty"` // cpv, link, existing
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 	Error     string    `json:"error,omitempty"`
+	// An emailed admin-consent link (method link, state pending or expired): to whom it went,
+	// when, who at the MSP asked for it, and until when the newest link works.
+	PendingTo   string    `json:"pendingTo,omitempty"`
+	SentAt      time.Time `json:"sentAt,omitzero"`
+	RequestedBy string    `json:"requestedBy,omitempty"`
+	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+}
+
+// Effective is the consent as of now: a pending link past its expiry reads as expired, with
+// what to do about it. Stored rows keep "pending"; the state is evaluated when read.
+func (c Consent) Effective(now time.Time) Consent {
+	if c.State == ConsentPending && !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt) {
+		c.State = ConsentExpired
+		c.Error = fmt.Sprintf("The admin-consent link sent to %s expired on %s without being used: send a new link.",
+			c.PendingTo, c.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	return c
 }
 
 // SyncStatus is the tenant's latest sync.
@@ -91,6 +108,7 @@ type CollectionStatus struct {
 const (
 	ConsentNone      = "none"
 	ConsentPending   = "pending"
+	ConsentExpired   = "expired" // a pending link that expired (derived when read, see Consent.Effective)
 	ConsentConsented = "consented"
 	ConsentFailed    = "failed"
 )

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -41,6 +42,8 @@ type Error struct {
 	Status      int    `json:"-"`
 	Code        any    `json:"code"`
 	Description string `json:"description"`
+	// RetryAfter is the answer's Retry-After (429), zero when absent.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -84,7 +87,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, header h
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		e := &Error{Status: resp.StatusCode}
+		e := &Error{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(b, e) != nil || e.Description == "" {
 			e.Description = strings.TrimSpace(string(b))

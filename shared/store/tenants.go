@@ -92,13 +92,33 @@ func (s *Store) UpsertTenant(ctx context.Context, t domain.Tenant) error {
 	props := discoveredProps(t)
 	props["Excluded"] = t.Excluded
 	props["ConsentState"], props["ConsentMethod"], props["ConsentUpdatedAt"], props["ConsentError"] = t.Consent.State, t.Consent.Method, dt(t.Consent.UpdatedAt), t.Consent.Error
+	for k, v := range pendingProps(t.Consent) {
+		props[k] = v
+	}
 	props["SyncState"], props["LastRunID"], props["LastSuccessAt"] = t.Sync.State, t.Sync.LastRunID, dt(t.Sync.LastSuccessAt)
 	return s.merge(ctx, t.TenantID, props)
 }
 
-// SetConsent records the tenant's consent state.
+// SetConsent records the tenant's consent state, including the pending link's columns (cleared
+// when c has none, so a consent that is no longer pending does not keep a stale recipient).
 func (s *Store) SetConsent(ctx context.Context, tenantID string, c domain.Consent) error {
-	return s.merge(ctx, tenantID, map[string]any{"ConsentState": c.State, "ConsentMethod": c.Method, "ConsentUpdatedAt": dt(c.UpdatedAt), "ConsentError": c.Error})
+	props := map[string]any{"ConsentState": c.State, "ConsentMethod": c.Method, "ConsentUpdatedAt": dt(c.UpdatedAt), "ConsentError": c.Error}
+	for k, v := range pendingProps(c) {
+		props[k] = v
+	}
+	return s.merge(ctx, tenantID, props)
+}
+
+// pendingProps are the emailed link's columns; zero times are written as "" so merge clears them.
+func pendingProps(c domain.Consent) map[string]any {
+	clearable := func(t time.Time) any {
+		if t.IsZero() {
+			return ""
+		}
+		return dt(t)
+	}
+	return map[string]any{"ConsentPendingTo": c.PendingTo, "ConsentSentAt": clearable(c.SentAt),
+		"ConsentRequestedBy": c.RequestedBy, "ConsentExpiresAt": clearable(c.ExpiresAt)}
 }
 
 // SetExcluded switches a tenant out of (or back into) scheduled syncs.
@@ -166,13 +186,15 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 	t := domain.Tenant{
 		TenantID: s("RowKey"), DisplayName: s("DisplayName"), DefaultDomain: s("DefaultDomain"), Excluded: b("Excluded"),
 		Relationship: domain.Relationship{ID: s("RelID"), Status: s("RelStatus"), EndDateTime: tm("RelEndDateTime"), AutoExtend: b("RelAutoExtend"), Roles: []string{}},
-		Consent:      domain.Consent{State: s("ConsentState"), Method: s("ConsentMethod"), UpdatedAt: tm("ConsentUpdatedAt"), Error: s("ConsentError")},
-		Sync:         domain.SyncStatus{State: s("SyncState"), LastRunID: s("LastRunID"), LastSuccessAt: tm("LastSuccessAt")},
-		Missing:      b("Missing"), MissingAt: tm("MissingAt"), Sources: []string{}, Flags: []domain.Flag{},
+		Consent: domain.Consent{State: s("ConsentState"), Method: s("ConsentMethod"), UpdatedAt: tm("ConsentUpdatedAt"), Error: s("ConsentError"),
+			PendingTo: s("ConsentPendingTo"), SentAt: tm("ConsentSentAt"), RequestedBy: s("ConsentRequestedBy"), ExpiresAt: tm("ConsentExpiresAt")},
+		Sync:    domain.SyncStatus{State: s("SyncState"), LastRunID: s("LastRunID"), LastSuccessAt: tm("LastSuccessAt")},
+		Missing: b("Missing"), MissingAt: tm("MissingAt"), Sources: []string{}, Flags: []domain.Flag{},
 	}
 	if t.Consent.State == "" {
 		t.Consent.State = domain.ConsentNone
 	}
+	t.Consent = t.Consent.Effective(time.Now()) // a pending link past its expiry reads as expired
 	if t.Sync.State == "" {
 		t.Sync.State = domain.SyncNever
 	}

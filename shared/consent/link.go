@@ -1,0 +1,219 @@
+package consent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/tenantsync/tenantsync/shared/appperms"
+	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/graphclient"
+	"github.com/tenantsync/tenantsync/shared/oauthstate"
+	"github.com/tenantsync/tenantsync/shared/remedy"
+	"github.com/tenantsync/tenantsync/shared/store"
+)
+
+// Pending is an emailed consent link's record.
+type Pending struct {
+	TenantID    string    `json:"tenantId"`
+	To          string    `json:"to"`
+	SentAt      time.Time `json:"sentAt"`
+	Expires     time.Time `json:"expires"`
+	RequestedBy string    `json:"requestedBy,omitempty"`
+	State       string    `json:"state"` // pending
+}
+
+// CallbackPath is where Entra returns the customer's admin after the consent page.
+const CallbackPath = "/api/consent/callback"
+
+// ParseEmail accepts exactly one plain e-mail address (no display name, no list).
+func ParseEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", fmt.Errorf("%w: the e-mail address is empty", ErrInvalidEmail)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", fmt.Errorf("%w: %q is not one e-mail address (give exactly one, like admin@customer.com)", ErrInvalidEmail, clip(s, 100))
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") || len(s) > 254 {
+		return "", fmt.Errorf("%w: %q has no valid domain", ErrInvalidEmail, clip(s, 100))
+	}
+	return s, nil
+}
+
+// cleanBy keeps who asked printable and short (it travels in the signed state and the mail).
+func cleanBy(by string) string {
+	by = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(by))
+	if strings.EqualFold(by, "function key") { // automation with the function key: nobody by name
+		by = ""
+	}
+	return clip(by, 120)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) > n {
+		r = r[:n]
+	}
+	return string(r) + "…"
+}
+
+// ConsentURL is the v2 admin-consent URL for tenantID with state.
+func (s *Service) ConsentURL(tenantID, state string) string {
+	v := url.Values{}
+	v.Set("client_id", s.o.ClientID)
+	v.Set("scope", cloud.GraphScope)
+	v.Set("redirect_uri", strings.TrimRight(s.o.PublicBaseURL, "/")+CallbackPath)
+	v.Set("state", state)
+	return strings.TrimRight(s.o.Endpoints.AuthorityHost, "/") + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + v.Encode()
+}
+
+// SendLink emails tenantID's admin-consent link to email. by is who at the MSP asked (shown in
+// the mail and kept in the state). Each call sends a new link; earlier links stay valid until
+// they expire or one of them is used.
+func (s *Service) SendLink(ctx context.Context, tenantID, email, by string) (Pending, error) {
+	to, err := ParseEmail(email)
+	if err != nil {
+		return Pending{}, err
+	}
+	tenantID = strings.ToLower(strings.TrimSpace(tenantID))
+	if !domain.IsTenantID(tenantID) {
+		return Pending{}, fmt.Errorf("%w: %q is not a tenant id (a GUID)", ErrUnknownTenant, clip(tenantID, 60))
+	}
+	if err := s.o.Store.Ensure(ctx); err != nil {
+		return Pending{}, err
+	}
+	t, err := s.o.Store.GetTenant(ctx, tenantID)
+	if store.IsNotFound(err) {
+		return Pending{}, fmt.Errorf("%w: no tenant %s: run discovery (POST /api/discovery) if it is new", ErrUnknownTenant, tenantID)
+	}
+	if err != nil {
+		return Pending{}, err
+	}
+	if t.Consent.State == domain.ConsentConsented {
+		return Pending{}, fmt.Errorf("%w: %s already has tenantsync consented (method %s): no link is needed", ErrAlreadyConsented, nameOr(t.DisplayName, tenantID), orDash(t.Consent.Method))
+	}
+	if s.o.MailFrom == "" {
+		return Pending{}, ErrMailNotConfigured
+	}
+	by = cleanBy(by)
+	now := s.now().UTC()
+	expires := now.Add(s.o.LinkTTL).Truncate(time.Second)
+	state, err := s.o.Signer.Sign(oauthstate.Claims{Purpose: oauthstate.PurposeConsent, TenantID: tenantID, Expires: expires, By: by})
+	if err != nil {
+		return Pending{}, err
+	}
+	partner := s.partnerName(ctx)
+	subject, body, err := s.composeMail(mailData{
+		App: s.o.AppName, Partner: partner, Tenant: nameOr(t.DisplayName, "your organization"), By: by,
+		Link: s.ConsentURL(tenantID, state), Expires: expires.Format("Monday 2 January 2006, 15:04 UTC"), From: s.o.MailFrom,
+	})
+	if err != nil {
+		return Pending{}, err
+	}
+	if err := s.sendMail(ctx, to, subject, body); err != nil {
+		p := remedy.Classify(err)
+		switch p.Code {
+		case "ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "Request_ResourceNotFound":
+			p.Remediation = "CONSENT_MAIL_FROM (" + s.o.MailFrom + ") must be a user with a mailbox in the partner tenant."
+		case "ErrorAccessDenied", "Authorization_RequestDenied", "Forbidden":
+			p.Remediation = "Grant the app the Mail.Send application permission in the partner tenant (tenantsync register does), then retry."
+		}
+		s.log().Warn("sending the consent link failed", "tenantId", tenantID, "code", p.Code, "message", p.Message)
+		return Pending{}, &Problem{Kind: ErrMailFailed, Problem: p}
+	}
+	c := domain.Consent{State: domain.ConsentPending, Method: MethodLink, UpdatedAt: now, PendingTo: to, SentAt: now, RequestedBy: by, ExpiresAt: expires}
+	if err := s.o.Store.SetConsent(ctx, tenantID, c); err != nil {
+		return Pending{}, err
+	}
+	s.log().Info("consent link sent", "tenantId", tenantID, "expires", expires.Format(time.RFC3339), "requestedBy", by)
+	return Pending{TenantID: tenantID, To: to, SentAt: now, Expires: expires, RequestedBy: by, State: domain.ConsentPending}, nil
+}
+
+func nameOr(name, fallback string) string {
+	if strings.TrimSpace(name) == "" {
+		return fallback
+	}
+	return name
+}
+
+func (s *Service) sendMail(ctx context.Context, to, subject, html string) error {
+	cred, err := s.o.Credentials.For(s.o.PartnerTenantID)
+	if err != nil {
+		return err
+	}
+	client, _, err := graphclient.New(cred, s.o.Endpoints)
+	if err != nil {
+		return err
+	}
+	msg := models.NewMessage()
+	msg.SetSubject(&subject)
+	b := models.NewItemBody()
+	ct := models.HTML_BODYTYPE
+	b.SetContentType(&ct)
+	b.SetContent(&html)
+	msg.SetBody(b)
+	addr := models.NewEmailAddress()
+	addr.SetAddress(&to)
+	rcpt := models.NewRecipient()
+	rcpt.SetEmailAddress(addr)
+	msg.SetToRecipients([]models.Recipientable{rcpt})
+	body := users.NewItemSendMailPostRequestBody()
+	body.SetMessage(msg)
+	save := false
+	body.SetSaveToSentItems(&save)
+	return client.Users().ByUserId(s.o.MailFrom).SendMail().Post(ctx, body, nil)
+}
+
+type mailData struct {
+	App, Partner, Tenant, By, Link, Expires, From string
+	Permissions                                   []appperms.Permission
+}
+
+// The mail is HTML that also reads as plain text (Graph sends one body; clients and the
+// simulator's outbox derive the text from it): short paragraphs, a list, the link spelled out.
+var mailTmpl = template.Must(template.New("mail").Parse(`<html><body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px;line-height:1.5">
+<p>Hello,</p>
+<p>{{if .By}}{{.By}} at {{.Partner}}{{else}}{{.Partner}}{{end}} asks you, as an administrator of <b>{{.Tenant}}</b>, to approve <b>{{.App}}</b> for your Microsoft 365 tenant.</p>
+<p>{{.App}} is the tool {{.Partner}} uses to keep an up-to-date inventory of your Microsoft 365 tenant: users, licences, groups, managed devices, mailbox usage and MFA registration. It only reads; it does not change anything in your tenant.</p>
+<p>Approving grants {{.App}} these Microsoft Graph application permissions in {{.Tenant}}:</p>
+<ul>{{range .Permissions}}<li><b>{{.Value}}</b>: {{.Why}}</li>{{end}}</ul>
+<p>Permissions marked "partner tenant only" are used in {{.Partner}}'s own tenant; {{.App}} does not use them in yours.</p>
+<p>To review and approve, sign in with a Global Administrator account of {{.Tenant}} at this link:<br>
+<a href="{{.Link}}">{{.Link}}</a></p>
+<p>The link works until {{.Expires}} and can be used once. You can withdraw the approval at any time in the Microsoft Entra admin center (Enterprise applications &gt; {{.App}} &gt; Delete).</p>
+<p>If you did not expect this message, do not approve it: reply to {{.From}}{{if .By}} or contact {{.By}}{{end}} at {{.Partner}}.</p>
+</body></html>`))
+
+func (s *Service) composeMail(d mailData) (subject, html string, err error) {
+	d.Permissions = appperms.Graph
+	var b bytes.Buffer
+	if err := mailTmpl.Execute(&b, d); err != nil {
+		return "", "", err
+	}
+	subject = fmt.Sprintf("%s asks you to approve %s for %s", d.Partner, d.App, d.Tenant)
+	if d.By != "" {
+		subject = fmt.Sprintf("%s (%s) asks you to approve %s for %s", d.By, d.Partner, d.App, d.Tenant)
+	}
+	return subject, b.String(), nil
+}
