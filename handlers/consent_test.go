@@ -155,7 +155,6 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		return tok.Token, err
 	}}
 	e.deps = Deps{Store: e.store, Queue: e.queue, Log: log, Now: time.Now, Consent: consent.New(e.opts), AutoConsent: o.autoConsent, AdminGroupID: consentTestAdminGroup,
-		// ProbeConcurrency 1: discovery's probe counters race under -race (discovery's bug).
 		Discovery: &discovery.Discoverer{Store: e.store, Credentials: creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: log}}
 	e.mux = New(e.deps)
 	return e

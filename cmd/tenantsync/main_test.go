@@ -189,7 +189,7 @@ func TestUsage(t *testing.T) {
 			code: 1, stderr: []string{`"from-flag" is not a GUID`}},
 		{args: []string{"register", "--credential", "password"}, env: map[string]string{"PARTNER_TENANT_ID": scenario.DemoPartnerTenantID,
 			"PUBLIC_BASE_URL": "https://x.example", "KEY_VAULT_URL": "https://kv.vault.azure.net/"},
-			code: 1, stderr: []string{`--credential must be "certificate" (recommended) or "secret"`}},
+			code: 1, stderr: []string{`--credential must be "certificate", "federated" (recommended when deployed) or "secret"`}},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), c.args, envOf(c.env), &stdout, &stderr)

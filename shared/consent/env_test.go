@@ -385,8 +385,6 @@ func (e *env) discover() {
 		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.PartnerCenterAppScope}})
 		return tok.Token, err
 	}}
-	// ProbeConcurrency 1: Discoverer.probeConsent increments the report's counters from its
-	// goroutines without a lock, which the race detector reports (a discovery bug, not ours).
 	d := &discovery.Discoverer{Store: e.st, Credentials: e.creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: e.opts.Log}
 	if _, err := d.Run(e.ctx); err != nil {
 		e.t.Fatal(err)

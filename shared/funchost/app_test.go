@@ -105,7 +105,12 @@ func TestLoadAppErrorsNameTheProblem(t *testing.T) {
 
 func TestLoadProjectApp(t *testing.T) {
 	// The repository's own function app must load: every function.json valid for the host.
-	app, err := LoadApp(filepath.Join("..", ".."), map[string]string{"FANOUT_SCHEDULE": "0 0 */6 * * *", "DISCOVERY_SCHEDULE": "0 30 */6 * * *"})
+	// With the sample settings, as `make run` uses them: every %Setting% a schedule names is there.
+	ls, err := LoadLocalSettings(filepath.Join("..", "..", "local.settings.sample.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := LoadApp(filepath.Join("..", ".."), ls.Values)
 	if err != nil {
 		t.Fatal(err)
 	}
