@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
+	"github.com/tenantsync/tenantsync/shared/credwatch"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/partner"
@@ -34,6 +35,9 @@ type Deps struct {
 	AutoConsent bool
 	// AdminGroupID is the group App Service Authentication principals must belong to.
 	AdminGroupID string
+	// AppAuth and Vault let the app watch its own credential's expiry.
+	AppAuth string
+	Vault   credwatch.Expirer
 }
 
 // Functions maps each non-HTTP function folder under functions/ to its invocation handler. The

@@ -1,6 +1,11 @@
 package handlers
 
 import (
+	"time"
+
+	"github.com/tenantsync/tenantsync/shared/credwatch"
+	"github.com/tenantsync/tenantsync/shared/store"
+
 	"bytes"
 	"context"
 	"errors"
@@ -58,7 +63,19 @@ func (d Deps) partnerStatus(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "reading the partner connection", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	out := struct {
+		store.PartnerConnection
+		AppCredential *credwatch.Status `json:"appCredential,omitempty"`
+	}{PartnerConnection: st}
+	if d.Vault != nil {
+		cs, err := credwatch.Check(r.Context(), d.AppAuth, d.Vault, time.Now())
+		if err != nil {
+			d.Log.Warn("checking the app credential's expiry failed", "error", err.Error())
+		} else {
+			out.AppCredential = &cs
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // partnerKeepAlive is the weekly timer that rotates the partner refresh token.

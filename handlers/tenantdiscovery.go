@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tenantsync/tenantsync/shared/consent"
+	"github.com/tenantsync/tenantsync/shared/credwatch"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 )
@@ -15,6 +17,7 @@ func (d Deps) tenantDiscovery(ctx context.Context, req *invocation.Request) (*in
 	if _, err := req.Timer("timer"); err != nil {
 		return nil, err
 	}
+	d.warnCredential(ctx)
 	rep, err := d.Discovery.Run(ctx)
 	if err != nil {
 		return nil, err
@@ -58,4 +61,20 @@ func (d Deps) discoverNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, discoveryAnswer{Report: rep, Consent: d.autoConsent(r.Context())})
+}
+
+// warnCredential logs, on every discovery run, when the app's own credential nears expiry: a
+// warning weeks ahead in Application Insights instead of a failing sync on the day.
+func (d Deps) warnCredential(ctx context.Context) {
+	if d.Vault == nil {
+		return
+	}
+	cs, err := credwatch.Check(ctx, d.AppAuth, d.Vault, time.Now())
+	if err != nil {
+		invocation.Logger(ctx).Warn("checking the app credential's expiry failed", "error", err.Error())
+		return
+	}
+	if cs.Warning != "" {
+		invocation.Logger(ctx).Warn("app credential needs attention", "mode", cs.Mode, "expiresAt", cs.ExpiresAt, "warning", cs.Warning)
+	}
 }

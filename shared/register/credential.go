@@ -279,7 +279,20 @@ func (r *run) ensureSecret(ctx context.Context, app models.Applicationable, st s
 	if value == "" {
 		return errors.New("Graph answered addPassword without the secret's value")
 	}
-	if err := r.vault.Set(ctx, res.SecretName, value); err != nil {
+	var end time.Time
+	if created.GetEndDateTime() != nil {
+		end = *created.GetEndDateTime()
+	}
+	// The vault copy carries the secret's expiry so the running app can warn weeks ahead.
+	var setErr error
+	if ev, ok := r.vault.(interface {
+		SetExpiring(context.Context, string, string, time.Time) error
+	}); ok && !end.IsZero() {
+		setErr = ev.SetExpiring(ctx, res.SecretName, value, end)
+	} else {
+		setErr = r.vault.Set(ctx, res.SecretName, value)
+	}
+	if err := setErr; err != nil {
 		return fmt.Errorf("%w\nThe client secret (hint %s...) was added to the app but could not be stored: fix access to the vault and run the command again (it adds a fresh secret); remove the orphan in Entra admin center > App registrations > %s > Certificates & secrets",
 			vaultError("storing secret "+res.SecretName, r.o.VaultURL, err), hint(value), res.AppName)
 	}

@@ -517,6 +517,14 @@ func TestClientSecret(t *testing.T) {
 	if n := len(chk.app(res.AppID).GetKeyCredentials()); n != 0 {
 		t.Errorf("secret run added %d certificates", n)
 	}
+	// The vault copy carries the expiry, so the running app can warn weeks ahead.
+	kv, err := secrets.NewKeyVault(s.Endpoints().KeyVaultURL, adminCredential(t, s), endpoints(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp, err := kv.Expiry(ctxT(t), "app-client-secret"); err != nil || !exp.Truncate(time.Second).Equal(res.Expires.UTC().Truncate(time.Second)) {
+		t.Errorf("Key Vault expiry %v %v, want %v", exp, err, res.Expires)
+	}
 	wantAllRoles(t, appOnlyRoles(t, s, secretCredential(t, s, res.AppID, secret)))
 
 	s.Metrics.Reset()

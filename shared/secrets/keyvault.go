@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
@@ -70,4 +71,33 @@ func (k *KeyVault) Set(ctx context.Context, name, value string) error {
 		return fmt.Errorf("key vault set %s: %w", name, err)
 	}
 	return nil
+}
+
+// SetExpiring writes a new version of secret name carrying its expiry date (the exp attribute),
+// so whoever reads the secret can warn before it stops working.
+func (k *KeyVault) SetExpiring(ctx context.Context, name, value string, expires time.Time) error {
+	ct := "text/plain"
+	exp := expires.UTC()
+	_, err := k.c.SetSecret(ctx, name, azsecrets.SetSecretParameters{Value: &value, ContentType: &ct,
+		SecretAttributes: &azsecrets.SecretAttributes{Expires: &exp}}, nil)
+	if err != nil {
+		return fmt.Errorf("key vault set %s: %w", name, err)
+	}
+	return nil
+}
+
+// Expiry returns the expiry date of the latest version of secret name (zero when it has none).
+func (k *KeyVault) Expiry(ctx context.Context, name string) (time.Time, error) {
+	resp, err := k.c.GetSecret(ctx, name, "", nil)
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		return time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("key vault get %s: %w", name, err)
+	}
+	if resp.Attributes == nil || resp.Attributes.Expires == nil {
+		return time.Time{}, nil
+	}
+	return resp.Attributes.Expires.UTC(), nil
 }
