@@ -129,7 +129,7 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	creds := &sync.SecretCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}
+	creds := &sync.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}
 	hc, err := e.ep.HTTPClient()
 	if err != nil {
 		t.Fatal(err)

@@ -101,7 +101,7 @@ func BenchmarkSyncLargeSlice(b *testing.B) {
 		st := azurite(b) // a fresh table store each iteration: every sync is a full one
 		s.Metrics.Reset()
 		eng := &sync.Engine{Store: st, Endpoints: ep.Endpoints,
-			Credentials: &sync.SecretCredentials{ClientID: app.AppID, Secret: app.Secrets[0].Value, Endpoints: ep.Endpoints}}
+			Credentials: &sync.AppCredentials{ClientID: app.AppID, Secret: app.Secrets[0].Value, Endpoints: ep.Endpoints}}
 		runtime.GC()
 		stop := peakHeap()
 		b.StartTimer()

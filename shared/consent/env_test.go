@@ -288,7 +288,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	if err := e.st.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.creds = &recordingCreds{inner: &sync.SecretCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}}
+	e.creds = &recordingCreds{inner: &sync.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}}
 	hc, err := e.ep.HTTPClient()
 	if err != nil {
 		t.Fatal(err)

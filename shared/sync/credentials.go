@@ -36,9 +36,6 @@ type AppCredentials struct {
 	cache map[string]azcore.TokenCredential
 }
 
-// SecretCredentials is the client-secret flavour (kept for callers that only have a secret).
-type SecretCredentials = AppCredentials
-
 // FederatedAudience is the audience of managed identity tokens used as client assertions.
 const FederatedAudience = "api://AzureADTokenExchange"
 

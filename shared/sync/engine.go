@@ -213,10 +213,11 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 	var mu gosync.Mutex
 	outcomes := []Outcome{e.licences(ctx, tenantID, ov)}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(e.Concurrency, 1))
-	if e.Concurrency == 0 {
-		g.SetLimit(4)
+	limit := e.Concurrency
+	if limit <= 0 {
+		limit = 4
 	}
+	g.SetLimit(limit)
 	add := func(o Outcome) {
 		mu.Lock()
 		defer mu.Unlock()
