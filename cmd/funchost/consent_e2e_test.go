@@ -7,19 +7,14 @@ package main
 // admin approves from the mail, and both tenants sync.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,123 +22,31 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/sim"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 type consentStack struct {
-	t       *testing.T
-	url     string // http://127.0.0.1:port
-	public  string // http://localhost:port, PUBLIC_BASE_URL (what Entra redirects to)
-	key     string
-	azConn  string
-	sim     *sim.Server
-	cmd     *exec.Cmd
-	log     *strings.Builder
-	exited  chan struct{}
+	*stack
 	browser *http.Client // trusts the simulator's CA, follows no redirects
 	answers []string
 }
 
-func consentBuild(t *testing.T, dir, pkg string) string {
-	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = "../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
-
+// startConsentStack is startStack with PUBLIC_BASE_URL on this host (so Entra's redirects come
+// back here), consent links sent from the demo service account's mailbox, and auto-consent on.
 func startConsentStack(t *testing.T) *consentStack {
 	t.Helper()
-	bin := t.TempDir()
-	handler := consentBuild(t, bin, "./cmd/handler")
-	funchost := consentBuild(t, bin, "./cmd/funchost")
-	az, err := devenv.StartAzurite(context.Background(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(az.Stop)
-	cloudSim, err := sim.Start(sim.Options{Scenario: "demo", Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloudSim.Close)
-	ep := cloudSim.Endpoints()
-	port, err := devenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &consentStack{t: t, url: "http://127.0.0.1:" + strconv.Itoa(port), public: "http://localhost:" + strconv.Itoa(port), key: "consent-e2e-key",
-		azConn: az.ConnectionString(), sim: cloudSim, log: &strings.Builder{}, exited: make(chan struct{})}
-	if s.browser, err = ep.HTTPClient(); err != nil {
+	st := startStackWith(t, stackOptions{localPublicURL: true, settings: map[string]string{
+		config.SettingConsentMailFrom: scenario.DemoServiceAccountUPN,
+		config.SettingAutoConsent:     "true",
+	}})
+	s := &consentStack{stack: st}
+	var err error
+	if s.browser, err = st.ep.HTTPClient(); err != nil {
 		t.Fatal(err)
 	}
 	s.browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	root, _ := filepath.Abs("../..")
-	s.cmd = exec.Command(funchost,
-		"-root", root, "-settings", filepath.Join(root, "local.settings.sample.json"),
-		"-handler", handler, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-key", s.key,
-		"-state", filepath.Join(bin, "state"), "-no-timers", "-max-delivery-count", "3",
-		"-set", config.SettingTablesConnection+"="+az.ConnectionString(),
-		"-set", config.SettingLocalQueueEndpoint+"="+s.url,
-		"-set", config.SettingAuthorityHost+"="+ep.AuthorityHost,
-		"-set", config.SettingGraphBaseURL+"="+ep.GraphURL,
-		"-set", config.SettingPartnerCenterURL+"="+ep.PartnerCenterURL,
-		"-set", config.SettingCloudCAFile+"="+ep.CAFile,
-		"-set", config.SettingKeyVaultURL+"="+ep.KeyVaultURL,
-		"-set", "IDENTITY_ENDPOINT="+ep.ManagedIdentityEndpoint,
-		"-set", "IDENTITY_HEADER="+ep.ManagedIdentityHeader,
-		"-set", config.SettingPublicBaseURL+"="+s.public,
-		"-set", config.SettingConsentMailFrom+"="+scenario.DemoServiceAccountUPN,
-		"-set", config.SettingAutoConsent+"=true",
-	)
-	out, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd.Stderr = s.cmd.Stdout
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		signalled := false
-		for sc.Scan() {
-			s.log.WriteString(sc.Text() + "\n")
-			if !signalled && strings.Contains(sc.Text(), "Host listening on") {
-				signalled = true
-				close(ready)
-			}
-		}
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("funchost output:\n%s", s.log.String())
-		}
-	})
-	select {
-	case <-ready:
-	case <-s.exited:
-		t.Fatal("funchost exited during start-up")
-	case <-time.After(60 * time.Second):
-		t.Fatal("funchost not listening after 60s")
-	}
 	return s
-}
-
-func (s *consentStack) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	<-s.exited
 }
 
 // call sends a request to the host (with the function key unless anonymous) without following
@@ -353,11 +256,11 @@ func (s *consentStack) scanSecrets() {
 			s.t.Errorf("a token (%.16s...) appears in %s", m, where)
 		}
 	}
-	check("the host and handler logs", s.log.String())
+	check("the host and handler logs", s.output())
 	for i, a := range s.answers {
 		check(fmt.Sprintf("API answer #%d", i), a)
 	}
-	svc, err := aztables.NewServiceClientFromConnectionString(s.azConn, nil)
+	svc, err := aztables.NewServiceClientFromConnectionString(s.az, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -383,7 +286,7 @@ func (s *consentStack) scanSecrets() {
 			}
 		}
 	}
-	if rows < 100 || len(s.answers) < 10 || !strings.Contains(s.log.String(), "tenant consented") {
+	if rows < 100 || len(s.answers) < 10 || !strings.Contains(s.output(), "tenant consented") {
 		s.t.Errorf("the scan saw %d rows, %d answers and logs without the consent lines: it would prove little", rows, len(s.answers))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,20 +39,38 @@ func build(t *testing.T, dir, pkg string) string {
 
 type stack struct {
 	t       *testing.T
-	url     string
+	url     string // http://127.0.0.1:port
+	public  string // PUBLIC_BASE_URL when stackOptions.localPublicURL is set
 	key     string
+	az      string // Azurite connection string
 	store   *store.Store
 	cmd     *exec.Cmd
-	log     *strings.Builder
 	exited  chan struct{}
 	handler string
 	sim     *sim.Server
+	ep      sim.Endpoints
+
+	stopOnce sync.Once
+	logMu    sync.Mutex
+	log      strings.Builder // the host's and handler's output; read it with output()
+}
+
+// output is what funchost and the handler printed so far.
+func (s *stack) output() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
 }
 
 // stackOptions adjust startStackWith; the zero value gives startStack's stack.
 type stackOptions struct {
 	// world replaces the simulator's demo scenario when set.
 	world *scenario.World
+	// settings override app settings (after the stack's own).
+	settings map[string]string
+	// localPublicURL sets PUBLIC_BASE_URL to http://localhost:<the host's port>, so OAuth
+	// redirects come back to this stack.
+	localPublicURL bool
 }
 
 func startStack(t *testing.T) *stack {
@@ -81,20 +100,35 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, url: "http://127.0.0.1:" + strconv.Itoa(port), key: "e2e-key", log: &strings.Builder{}, exited: make(chan struct{}), handler: handler}
+	s := &stack{t: t, url: "http://127.0.0.1:" + strconv.Itoa(port), key: "e2e-key", az: az.ConnectionString(),
+		exited: make(chan struct{}), handler: handler, sim: cloudSim, ep: ep}
 	root, _ := filepath.Abs("../..")
-	s.cmd = exec.Command(funchost,
-		"-root", root, "-settings", filepath.Join(root, "local.settings.sample.json"),
-		"-handler", handler, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-key", s.key,
-		"-state", filepath.Join(bin, "state"), "-no-timers", "-max-delivery-count", "3",
-		"-set", config.SettingTablesConnection+"="+az.ConnectionString(),
-		"-set", config.SettingLocalQueueEndpoint+"="+s.url,
-		"-set", config.SettingAuthorityHost+"="+ep.AuthorityHost,
-		"-set", config.SettingGraphBaseURL+"="+ep.GraphURL,
-		"-set", config.SettingPartnerCenterURL+"="+ep.PartnerCenterURL,
-		"-set", config.SettingCloudCAFile+"="+ep.CAFile,
-	)
-	s.sim = cloudSim
+	settings := map[string]string{
+		config.SettingTablesConnection:   az.ConnectionString(),
+		config.SettingLocalQueueEndpoint: s.url,
+		config.SettingAuthorityHost:      ep.AuthorityHost,
+		config.SettingGraphBaseURL:       ep.GraphURL,
+		config.SettingPartnerCenterURL:   ep.PartnerCenterURL,
+		config.SettingCloudCAFile:        ep.CAFile,
+		config.SettingKeyVaultURL:        ep.KeyVaultURL,
+		// What App Service sets for the managed identity; the simulator plays that endpoint.
+		"IDENTITY_ENDPOINT": ep.ManagedIdentityEndpoint,
+		"IDENTITY_HEADER":   ep.ManagedIdentityHeader,
+	}
+	if o.localPublicURL {
+		s.public = "http://localhost:" + strconv.Itoa(port)
+		settings[config.SettingPublicBaseURL] = s.public
+	}
+	for k, v := range o.settings {
+		settings[k] = v
+	}
+	args := []string{"-root", root, "-settings", filepath.Join(root, "local.settings.sample.json"),
+		"-handler", handler, "-listen", "127.0.0.1:" + strconv.Itoa(port), "-key", s.key,
+		"-state", filepath.Join(bin, "state"), "-no-timers", "-max-delivery-count", "3"}
+	for k, v := range settings {
+		args = append(args, "-set", k+"="+v)
+	}
+	s.cmd = exec.Command(funchost, args...)
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,9 +141,12 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	go func() {
 		// Only this goroutine writes s.log until s.exited is closed; readers wait for that.
 		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		signalled := false
 		for sc.Scan() {
+			s.logMu.Lock()
 			s.log.WriteString(sc.Text() + "\n")
+			s.logMu.Unlock()
 			if !signalled && strings.Contains(sc.Text(), "Host listening on") {
 				signalled = true
 				close(ready)
@@ -121,7 +158,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("funchost output:\n%s", s.log.String())
+			t.Logf("funchost output:\n%s", s.output())
 		}
 	})
 	select {
@@ -142,7 +179,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 
 // stop interrupts funchost (as Ctrl-C does) and waits until it and its output are finished.
 func (s *stack) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	s.stopOnce.Do(func() { _ = s.cmd.Process.Signal(syscall.SIGINT) })
 	<-s.exited
 }
 
@@ -269,7 +306,7 @@ func TestEndToEndPoisonMessageDeadLettered(t *testing.T) {
 		t.Errorf("dead letter %+v", d)
 	}
 	s.stop()
-	log := s.log.String()
+	log := s.output()
 	for _, want := range []string{"invalid sync request: tenantId \"nope\" is not a tenant GUID", "was dead-lettered after 3 deliveries", "funchost: stopping"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("funchost output lacks %q", want)

@@ -6,20 +6,16 @@ package main
 // part is played by following the redirects by hand. No sleeps: every step waits on an answer.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,125 +25,30 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/secrets"
-	"github.com/tenantsync/tenantsync/shared/sim"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
 type partnerStack struct {
-	t       *testing.T
-	url     string
-	key     string
-	tables  string
-	sim     *sim.Server
-	ep      sim.Endpoints
+	*stack
 	vault   *secrets.KeyVault
 	kv      *azsecrets.Client
 	browser *http.Client
-	cmd     *exec.Cmd
-	exited  chan struct{}
 
-	stopOnce sync.Once
-	mu       sync.Mutex
-	log      strings.Builder
-	answers  []string
+	mu      sync.Mutex
+	answers []string
 }
 
-func partnerBuild(t *testing.T, dir, pkg string) string {
-	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = "../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
-
-// startPartnerStack is startStack plus the settings the partner connection needs: the simulated
-// Key Vault and the managed identity endpoint the handler reaches it with. PUBLIC_BASE_URL stays
-// the sample's http://localhost:7071, the redirect URI registered on the demo app.
+// startPartnerStack is startStack with JSON debug logs (scanned for tokens), plus the clients the
+// test reads the vault and drives the browser with. PUBLIC_BASE_URL stays the sample's
+// http://localhost:7071, the redirect URI registered on the demo app.
 func startPartnerStack(t *testing.T) *partnerStack {
 	t.Helper()
-	ctx := context.Background()
-	bin := t.TempDir()
-	handler := partnerBuild(t, bin, "./cmd/handler")
-	funchost := partnerBuild(t, bin, "./cmd/funchost")
-	az, err := devenv.StartAzurite(ctx, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(az.Stop)
-	cloudSim, err := sim.Start(sim.Options{Scenario: "demo", Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloudSim.Close)
-	ep := cloudSim.Endpoints()
-	port, err := devenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &partnerStack{t: t, url: "http://127.0.0.1:" + strconv.Itoa(port), key: "partner-e2e-key", tables: az.ConnectionString(),
-		sim: cloudSim, ep: ep, exited: make(chan struct{})}
-	root, _ := filepath.Abs("../..")
-	s.cmd = exec.Command(funchost,
-		"-root", root, "-settings", filepath.Join(root, "local.settings.sample.json"),
-		"-handler", handler, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-key", s.key,
-		"-state", filepath.Join(bin, "state"), "-no-timers",
-		"-set", config.SettingTablesConnection+"="+az.ConnectionString(),
-		"-set", config.SettingLocalQueueEndpoint+"="+s.url,
-		"-set", config.SettingAuthorityHost+"="+ep.AuthorityHost,
-		"-set", config.SettingGraphBaseURL+"="+ep.GraphURL,
-		"-set", config.SettingPartnerCenterURL+"="+ep.PartnerCenterURL,
-		"-set", config.SettingCloudCAFile+"="+ep.CAFile,
-		"-set", config.SettingKeyVaultURL+"="+ep.KeyVaultURL,
-		"-set", "IDENTITY_ENDPOINT="+ep.ManagedIdentityEndpoint,
-		"-set", "IDENTITY_HEADER="+ep.ManagedIdentityHeader,
-		"-set", config.SettingLogFormat+"=json",
-		"-set", config.SettingLogLevel+"=debug",
-	)
-	out, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd.Stderr = s.cmd.Stdout
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		signalled := false
-		for sc.Scan() {
-			s.mu.Lock()
-			s.log.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			if !signalled && strings.Contains(sc.Text(), "Host listening on") {
-				signalled = true
-				close(ready)
-			}
-		}
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("funchost output (tokens redacted):\n%s", tokenShapedRe.ReplaceAllString(s.output(), "[redacted]"))
-		}
-	})
-	select {
-	case <-ready:
-	case <-s.exited:
-		t.Fatal("funchost exited during start-up")
-	case <-time.After(60 * time.Second):
-		t.Fatal("funchost not listening after 60s")
-	}
+	st := startStackWith(t, stackOptions{settings: map[string]string{config.SettingLogFormat: "json", config.SettingLogLevel: "debug"}})
+	s := &partnerStack{stack: st}
+	ep := s.ep
 
 	// The test reads the vault as an operator would: azsecrets with a credential the vault
 	// accepts (the app's own, in the partner tenant).
@@ -171,18 +72,6 @@ func startPartnerStack(t *testing.T) *partnerStack {
 	}
 	s.browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return s
-}
-
-// stop interrupts funchost (as Ctrl-C does) and waits until it and its output are finished.
-func (s *partnerStack) stop() {
-	s.stopOnce.Do(func() { _ = s.cmd.Process.Signal(syscall.SIGINT) })
-	<-s.exited
-}
-
-func (s *partnerStack) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
 }
 
 // get calls the host (with the function key unless anonymous) without following redirects and
@@ -301,7 +190,7 @@ func (s *partnerStack) scanForTokens() {
 	}
 	s.mu.Unlock()
 	ctx := context.Background()
-	svc, err := aztables.NewServiceClientFromConnectionString(s.tables, nil)
+	svc, err := aztables.NewServiceClientFromConnectionString(s.az, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
