@@ -6,6 +6,7 @@ import (
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
@@ -42,8 +43,41 @@ func isRemoved(extra map[string]any) bool {
 	return ok
 }
 
-// usersDelta runs a users delta query from link (empty: a full round) and streams every page into
-// sink; it returns the new delta link.
+// directoryObject is what a delta page holds: an id and the @removed marker.
+type directoryObject interface {
+	GetId() *string
+	GetAdditionalData() map[string]any
+}
+
+// streamDelta iterates a delta response's pages into sink (tombstones become removals, the rest
+// is converted by toRow) and returns the new delta link.
+func streamDelta[T directoryObject](ctx context.Context, resp any, adapter abstractions.RequestAdapter, page absser.ParsableFactory, toRow func(T) any, sink deltaSink) (string, error) {
+	it, err := msgraphgocore.NewPageIterator[T](resp, adapter, page)
+	if err != nil {
+		return "", err
+	}
+	it.SetHeaders(pageHeaders())
+	var sinkErr error
+	err = it.Iterate(ctx, func(o T) bool {
+		id := str(o.GetId())
+		if isRemoved(o.GetAdditionalData()) {
+			sinkErr = sink.remove(ctx, id)
+		} else {
+			sinkErr = sink.put(ctx, id, toRow(o))
+		}
+		return sinkErr == nil
+	})
+	if err == nil {
+		err = sinkErr
+	}
+	if err != nil {
+		return "", err
+	}
+	return str(it.GetOdataDeltaLink()), nil
+}
+
+// usersDelta runs a users delta query from link (empty: a full round with $select) and streams
+// every page into sink; it returns the new delta link.
 func usersDelta(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter abstractions.RequestAdapter, link string, skuNames map[string]string, sink deltaSink) (string, error) {
 	cfg := &users.DeltaRequestBuilderGetRequestConfiguration{Headers: pageHeaders()}
 	var (
@@ -59,30 +93,11 @@ func usersDelta(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter a
 	if err != nil {
 		return "", err
 	}
-	it, err := msgraphgocore.NewPageIterator[models.Userable](resp, adapter, users.CreateDeltaGetResponseFromDiscriminatorValue)
-	if err != nil {
-		return "", err
-	}
-	it.SetHeaders(pageHeaders())
-	var sinkErr error
-	err = it.Iterate(ctx, func(u models.Userable) bool {
-		id := str(u.GetId())
-		if isRemoved(u.GetAdditionalData()) {
-			sinkErr = sink.remove(ctx, id)
-		} else {
-			sinkErr = sink.put(ctx, id, toUser(u, skuNames))
-		}
-		return sinkErr == nil
-	})
-	if err == nil {
-		err = sinkErr
-	}
-	if err != nil {
-		return "", err
-	}
-	return str(it.GetOdataDeltaLink()), nil
+	return streamDelta(ctx, resp, adapter, users.CreateDeltaGetResponseFromDiscriminatorValue,
+		func(u models.Userable) any { return toUser(u, skuNames) }, sink)
 }
 
+// groupsDelta is usersDelta for groups.
 func groupsDelta(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter abstractions.RequestAdapter, link string, sink deltaSink) (string, error) {
 	cfg := &groups.DeltaRequestBuilderGetRequestConfiguration{Headers: pageHeaders()}
 	var (
@@ -98,28 +113,8 @@ func groupsDelta(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter 
 	if err != nil {
 		return "", err
 	}
-	it, err := msgraphgocore.NewPageIterator[models.Groupable](resp, adapter, groups.CreateDeltaGetResponseFromDiscriminatorValue)
-	if err != nil {
-		return "", err
-	}
-	it.SetHeaders(pageHeaders())
-	var sinkErr error
-	err = it.Iterate(ctx, func(g models.Groupable) bool {
-		id := str(g.GetId())
-		if isRemoved(g.GetAdditionalData()) {
-			sinkErr = sink.remove(ctx, id)
-		} else {
-			sinkErr = sink.put(ctx, id, toGroup(g))
-		}
-		return sinkErr == nil
-	})
-	if err == nil {
-		err = sinkErr
-	}
-	if err != nil {
-		return "", err
-	}
-	return str(it.GetOdataDeltaLink()), nil
+	return streamDelta(ctx, resp, adapter, groups.CreateDeltaGetResponseFromDiscriminatorValue,
+		func(g models.Groupable) any { return toGroup(g) }, sink)
 }
 
 func str(p *string) string {
