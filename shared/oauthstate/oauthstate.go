@@ -96,6 +96,10 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac("state", payload)), nil
 }
 
+// strict decodes unpadded base64url and refuses non-canonical encodings (set unused bits in the
+// last character), so every state has exactly one accepted spelling.
+var strict = base64.RawURLEncoding.Strict()
+
 // Verify checks the signature, the purpose and the expiry (in that order, so a forged state never
 // reveals anything about its contents) and returns the claims. Single use is the caller's
 // Consume step, done after Verify.
@@ -108,14 +112,15 @@ func (s *Signer) Verify(state, purpose string) (Claims, error) {
 	if !ok || strings.Contains(sig, ".") {
 		return c, ErrMalformed
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// A signature that is not canonical base64url was altered: refused like a wrong one.
+	got, err := strict.DecodeString(sig)
 	if err != nil {
-		return c, ErrMalformed
+		return c, ErrSignature
 	}
 	if subtle.ConstantTimeCompare(got, s.mac("state", payload)) != 1 {
 		return c, ErrSignature
 	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
+	body, err := strict.DecodeString(payload)
 	if err != nil {
 		return c, ErrMalformed
 	}

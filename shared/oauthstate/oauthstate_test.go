@@ -77,3 +77,28 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// Every single-character change of a signed state is refused: strict base64url leaves no second
+// spelling of the signature or payload (the last character's unused bits must be zero).
+func TestEveryChangedCharacterRefused(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	s := signer(t, &now)
+	for i := 0; i < 20; i++ {
+		st, err := s.Sign(Claims{Purpose: PurposeConnect, Expires: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+		for pos := 0; pos < len(st); pos++ {
+			for _, r := range alphabet {
+				if byte(r) == st[pos] {
+					continue
+				}
+				changed := st[:pos] + string(r) + st[pos+1:]
+				if _, err := s.Verify(changed, PurposeConnect); err == nil {
+					t.Fatalf("state with character %d changed to %q accepted", pos, r)
+				}
+			}
+		}
+	}
+}

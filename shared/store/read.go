@@ -156,8 +156,9 @@ func decodeSkipToken(token, table, tenantID string) (*continuation, error) {
 	if !ok {
 		return nil, bad("malformed")
 	}
-	b, err1 := base64.RawURLEncoding.DecodeString(payload)
-	gotSum, err2 := base64.RawURLEncoding.DecodeString(sum)
+	// Strict: a skiptoken has exactly one accepted spelling.
+	b, err1 := base64.RawURLEncoding.Strict().DecodeString(payload)
+	gotSum, err2 := base64.RawURLEncoding.Strict().DecodeString(sum)
 	if err1 != nil || err2 != nil {
 		return nil, bad("malformed")
 	}
