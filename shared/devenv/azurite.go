@@ -50,6 +50,11 @@ func RepoRoot() (string, error) {
 // StartAzurite starts azurite-table on a free loopback port. With dir empty, data is kept in
 // memory; otherwise it persists under dir. Output goes to log (nil discards it).
 func StartAzurite(ctx context.Context, dir string, log io.Writer) (*Azurite, error) {
+	return startAzurite(ctx, dir, log, nil)
+}
+
+// startAzurite starts azurite-table with extra environment (AZURITE_ACCOUNTS for more accounts).
+func startAzurite(ctx context.Context, dir string, log io.Writer, env []string) (*Azurite, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -72,6 +77,9 @@ func StartAzurite(ctx context.Context, dir string, log io.Writer) (*Azurite, err
 		args = append(args, "--location", dir)
 	}
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Own process group (stopped as a whole), and killed if this process dies without stopping
 	// it: otherwise an orphaned Azurite keeps inherited pipes open (a fuzz worker's, a CI job's).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -3,7 +3,8 @@ package partner_test
 // The harness runs the partner connection against the real parts: Azurite (Table Storage through
 // aztables), the Microsoft cloud simulator (Entra's authorize page and token endpoint, Key Vault
 // through azsecrets) and plain HTTP, exactly as cmd/handler wires it. Each test gets its own
-// Azurite and simulator, so the single partner record and the vault are the test's own.
+// empty Azurite storage account and simulator, so the single partner record and the vault are the
+// test's own.
 
 import (
 	"bytes"
@@ -118,11 +119,11 @@ var signingKey = []byte("partner-test-state-signing-key-0123456789")
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx := context.Background()
-	az, err := devenv.StartAzurite(ctx, "", nil)
+	az, release, err := devenv.AcquireAccount(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(az.Stop)
+	t.Cleanup(release)
 	s, err := sim.Start(sim.Options{Scenario: "demo", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
