@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/funchost/ncrontab"
 )
 
@@ -371,9 +373,10 @@ func LoadLocalSettings(path string) (*LocalSettings, error) {
 	return ls, nil
 }
 
-// FillMissing adds to ls every setting of the sample file that ls lacks, and returns their names.
-// local.settings.json is created from the sample once and then belongs to the developer, so
-// settings added by later versions would otherwise be missing after an upgrade.
+// FillMissing adds to ls every setting of the sample file that ls lacks, except secrets
+// (config.Secrets), and returns their names. local.settings.json is created from the sample once
+// and then belongs to the developer, so settings added by later versions would otherwise be
+// missing after an upgrade; a missing secret stays missing so the handler names it.
 func FillMissing(ls *LocalSettings, samplePath string) ([]string, error) {
 	sample, err := LoadLocalSettings(samplePath)
 	if err != nil {
@@ -381,7 +384,7 @@ func FillMissing(ls *LocalSettings, samplePath string) ([]string, error) {
 	}
 	var added []string
 	for k, v := range sample.Values {
-		if _, ok := ls.Values[k]; !ok {
+		if _, ok := ls.Values[k]; !ok && !slices.Contains(config.Secrets, k) {
 			ls.Values[k] = v
 			added = append(added, k)
 		}

@@ -20,10 +20,12 @@ func load(nameOrPath string, now time.Time) (*World, error) {
 		return newWorldWith(DemoFile(now), now, demoOptions())
 	case "large":
 		return newWorld(LargeFile(now), now)
+	case "storm":
+		return newWorld(StormFile(now, DefaultStorm), now)
 	}
 	data, err := os.ReadFile(nameOrPath)
 	if err != nil {
-		return nil, fmt.Errorf("scenario: %w (built-in scenarios: demo, large)", err)
+		return nil, fmt.Errorf("scenario: %w (built-in scenarios: demo, large, storm)", err)
 	}
 	f, err := Parse(data)
 	if err != nil {
