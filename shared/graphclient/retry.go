@@ -161,80 +161,71 @@ func (b *budget) send(p khttp.Pipeline, i int, req *http.Request, body []byte) (
 // kept as sent or received.
 type batchItem struct {
 	ID        string            `json:"id"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
 	Status    int               `json:"status"`
 	Headers   map[string]string `json:"headers"`
+	Body      json.RawMessage   `json:"body"`
 	DependsOn []string          `json:"dependsOn"`
 }
 
-// batchItems re-sends the items of a JSON batch that Graph answered 429/503/504, in a batch of
-// their own after the longest of their Retry-After values, until each has a final answer or the
-// budget is spent. Graph evaluates each item against throttling limits on its own and answers
-// it with its own status and Retry-After ("Throttling and batching" in
-// https://learn.microsoft.com/graph/throttling); the SDKs do not retry items. Batches with
-// dependsOn are left alone: re-sending part of a chain would change what it means.
+// batchItems retries the items of a JSON batch that Graph answered 429/503/504. Graph evaluates
+// each item against throttling limits on its own and answers it with its own status and
+// Retry-After ("Throttling and batching" in https://learn.microsoft.com/graph/throttling); the
+// SDKs do not retry items. After the longest of their Retry-After values each such item is sent
+// again as the plain request it stands for, with this handler's per-request retries, and its
+// final answer replaces the item's: a request that is throttled again is then retried like any
+// other, never stuck in a cycle of batch round trips. Batches with dependsOn are left alone:
+// re-sending part of a chain would change what it means.
 func (b *budget) batchItems(p khttp.Pipeline, i int, req *http.Request, body []byte, resp *http.Response) (*http.Response, error) {
 	reqJSON, err := plainBody(body, req.Header.Get("Content-Encoding"))
 	if err != nil {
 		return resp, nil
 	}
 	var sent struct {
-		Requests []json.RawMessage `json:"requests"`
+		Requests []batchItem `json:"requests"`
 	}
 	if json.Unmarshal(reqJSON, &sent) != nil {
 		return resp, nil
 	}
-	requests := map[string]json.RawMessage{}
-	for _, raw := range sent.Requests {
-		var it batchItem
-		if json.Unmarshal(raw, &it) != nil || it.ID == "" || len(it.DependsOn) > 0 {
+	requests := map[string]batchItem{}
+	for _, it := range sent.Requests {
+		if it.ID == "" || it.URL == "" || len(it.DependsOn) > 0 {
 			return resp, nil
 		}
-		requests[it.ID] = raw
+		requests[it.ID] = it
 	}
 	got, answers, err := readBatch(resp)
 	if err != nil || answers == nil {
 		return got, err
 	}
-	order := make([]string, 0, len(answers))
-	for id := range answers {
-		order = append(order, id)
+	retryAfter, throttled := "", []string{}
+	for id, a := range answers {
+		if _, ok := requests[id]; ok && retryable(a.item.Status) {
+			throttled = append(throttled, id)
+			retryAfter = longer(retryAfter, header(a.item.Headers, "Retry-After"))
+		}
 	}
-	for attempt := 0; ; attempt++ {
-		var again []json.RawMessage
-		retryAfter := ""
-		for id, a := range answers {
-			if retryable(a.item.Status) && requests[id] != nil {
-				again = append(again, requests[id])
-				retryAfter = longer(retryAfter, header(a.item.Headers, "Retry-After"))
-			}
+	if len(throttled) == 0 {
+		return got, nil
+	}
+	if !b.wait(req.Context(), 0, retryAfter) {
+		if err := req.Context().Err(); err != nil {
+			return nil, err
 		}
-		if len(again) == 0 || !b.wait(req.Context(), attempt, retryAfter) {
-			break
-		}
-		next, _ := json.Marshal(map[string]any{"requests": again})
-		r := req.Clone(req.Context())
-		r.Header.Del("Content-Encoding") // plain JSON; a compression handler after this one may gzip it again
-		resp2, err := b.send(p, i, r, next)
+		return got, nil
+	}
+	base := strings.TrimSuffix(req.URL.String(), "/$batch")
+	for _, id := range throttled {
+		raw, err := b.sendItem(p, i, req, base, requests[id])
 		if err != nil {
 			return nil, err
 		}
-		if resp2.StatusCode != http.StatusOK {
-			resp2.Body.Close()
-			continue // the envelope itself failed for good: keep the previous answers, try again
-		}
-		_, more, err := readBatch(resp2)
-		if err != nil {
-			return nil, err
-		}
-		for id, a := range more {
-			if _, known := answers[id]; known {
-				answers[id] = a
-			}
-		}
+		answers[id] = answer{raw: raw}
 	}
-	merged := make([]json.RawMessage, 0, len(order))
-	for _, id := range order {
-		merged = append(merged, answers[id].raw)
+	merged := make([]json.RawMessage, 0, len(answers))
+	for _, a := range answers {
+		merged = append(merged, a.raw)
 	}
 	out, _ := json.Marshal(map[string]any{"responses": merged})
 	got.Body = io.NopCloser(bytes.NewReader(out))
@@ -242,6 +233,59 @@ func (b *budget) batchItems(p khttp.Pipeline, i int, req *http.Request, body []b
 	got.Header.Del("Content-Encoding")
 	got.Header.Set("Content-Length", strconv.Itoa(len(out)))
 	return got, nil
+}
+
+// sendItem sends one batch item as a plain request (the batch's own headers, Authorization
+// included, plus the item's) with per-request retries, and returns its answer in the shape of a
+// batch response item: JSON bodies as JSON, others base64, as Graph encodes them in batches
+// (https://learn.microsoft.com/graph/json-batching).
+func (b *budget) sendItem(p khttp.Pipeline, i int, batch *http.Request, base string, it batchItem) (json.RawMessage, error) {
+	u := base + "/" + strings.TrimPrefix(it.URL, "/")
+	r, err := http.NewRequestWithContext(batch.Context(), strings.ToUpper(it.Method), u, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Header = batch.Header.Clone()
+	for _, k := range []string{"Content-Encoding", "Content-Length", "Content-Type"} {
+		r.Header.Del(k)
+	}
+	for k, v := range it.Headers {
+		r.Header.Set(k, v)
+	}
+	var body []byte
+	if len(it.Body) > 0 && string(it.Body) != "null" {
+		body = it.Body
+		if r.Header.Get("Content-Type") == "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+	}
+	resp, err := b.send(p, i, r, body)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if raw, err = plainBody(raw, resp.Header.Get("Content-Encoding")); err != nil {
+		return nil, err
+	}
+	headers := map[string]string{}
+	for k, v := range resp.Header {
+		if k != "Content-Encoding" && k != "Content-Length" && len(v) > 0 {
+			headers[k] = v[0]
+		}
+	}
+	item := map[string]any{"id": it.ID, "status": resp.StatusCode, "headers": headers}
+	switch {
+	case len(raw) == 0:
+	case json.Valid(raw) && strings.Contains(resp.Header.Get("Content-Type"), "json"):
+		item["body"] = json.RawMessage(raw)
+	default:
+		item["body"] = raw // encoding/json writes []byte as base64
+	}
+	return json.Marshal(item)
 }
 
 type answer struct {

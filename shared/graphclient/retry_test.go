@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,15 +195,31 @@ func TestRetryHandlerRetriesBatchItems(t *testing.T) {
 
 func testBatchItems(t *testing.T, chain func(khttp.Middleware) []khttp.Middleware) {
 	now := time.Now()
-	var rounds [][]string
+	var seen []string
+	settingsCalls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1.0/$batch" || r.Method != http.MethodPost {
+		seen = append(seen, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1.0/subscribedSkus":
+			_, _ = io.WriteString(w, `{"value":[{"skuPartNumber":"SPB"}]}`)
+			return
+		case "/v1.0/admin/reportSettings":
+			if settingsCalls++; settingsCalls == 1 {
+				w.Header().Set("Retry-After", "0.25")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = io.WriteString(w, `{"displayConcealedNames":false}`)
+			return
+		case "/v1.0/$batch":
+		default:
 			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+			return
 		}
 		var in struct {
 			Requests []struct {
-				ID  string `json:"id"`
-				URL string `json:"url"`
+				ID string `json:"id"`
 			} `json:"requests"`
 		}
 		body := io.Reader(r.Body)
@@ -215,23 +233,19 @@ func testBatchItems(t *testing.T, chain func(khttp.Middleware) []khttp.Middlewar
 		if err := json.NewDecoder(body).Decode(&in); err != nil {
 			t.Errorf("batch body: %v", err)
 		}
-		var ids []string
 		var out []map[string]any
 		for _, q := range in.Requests {
-			ids = append(ids, q.ID)
-			item := map[string]any{"id": q.ID, "status": 200, "body": map[string]any{"url": q.URL}}
-			switch {
-			case len(rounds) == 0 && q.ID == "2":
+			item := map[string]any{"id": q.ID, "status": 200, "body": map[string]any{"displayName": "Contoso"}}
+			switch q.ID {
+			case "2":
 				item = map[string]any{"id": q.ID, "status": 429, "headers": map[string]string{"Retry-After": "0.5"}, "body": map[string]any{"error": map[string]any{"code": "TooManyRequests"}}}
-			case len(rounds) <= 1 && q.ID == "3":
+			case "3":
 				item = map[string]any{"id": q.ID, "status": 503, "headers": map[string]string{"retry-after": now.Add(3 * time.Second).UTC().Format(http.TimeFormat)}}
-			case q.ID == "4":
+			case "4":
 				item = map[string]any{"id": q.ID, "status": 403, "body": map[string]any{"error": map[string]any{"code": "Authorization_RequestDenied"}}}
 			}
 			out = append(out, item)
 		}
-		rounds = append(rounds, ids)
-		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"responses": out})
 	}))
 	defer srv.Close()
@@ -239,7 +253,10 @@ func testBatchItems(t *testing.T, chain func(khttp.Middleware) []khttp.Middlewar
 	h := &RetryHandler{Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
 	client := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(http.DefaultTransport, chain(h)...)}
 	body := `{"requests":[{"id":"1","method":"GET","url":"/organization"},{"id":"2","method":"GET","url":"/subscribedSkus"},{"id":"3","method":"GET","url":"/admin/reportSettings"},{"id":"4","method":"GET","url":"/domains"}]}`
-	resp, err := client.Post(srv.URL+"/v1.0/$batch", "application/json", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1.0/$batch", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer t")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,20 +271,26 @@ func testBatchItems(t *testing.T, chain func(khttp.Middleware) []khttp.Middlewar
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	status := map[string]int{}
+	final := map[string]string{}
 	for _, r := range got.Responses {
-		status[r.ID] = r.Status
+		b, _ := json.Marshal(r.Body)
+		final[r.ID] = strconv.Itoa(r.Status) + " " + string(b)
 	}
-	if len(got.Responses) != 4 || status["1"] != 200 || status["2"] != 200 || status["3"] != 200 || status["4"] != 403 {
-		t.Errorf("final items %+v: want 1-3 succeeded, 4 (not retryable) 403", got.Responses)
+	want := map[string]string{
+		"1": `200 {"displayName":"Contoso"}`, "2": `200 {"value":[{"skuPartNumber":"SPB"}]}`,
+		"3": `200 {"displayConcealedNames":false}`, "4": `403 {"error":{"code":"Authorization_RequestDenied"}}`,
 	}
-	sortIDs := func(ids []string) string { slices.Sort(ids); return strings.Join(ids, ",") }
-	if len(rounds) != 3 || sortIDs(rounds[0]) != "1,2,3,4" || sortIDs(rounds[1]) != "2,3" || sortIDs(rounds[2]) != "3" {
-		t.Errorf("rounds sent %v, want [1 2 3 4] then the throttled [2 3] then [3]", rounds)
+	if !maps.Equal(final, want) {
+		t.Errorf("final items %v, want %v", final, want)
 	}
-	// Round 1 waits for the longer of 0.5s and the HTTP date (about 3s, whole seconds on the wire).
-	if len(waits) != 2 || waits[0] < 1500*time.Millisecond || waits[0] > 3*time.Second || waits[1] > 3*time.Second {
-		t.Errorf("waits %v, want the longest Retry-After of each round", waits)
+	wantSeen := []string{"POST /v1.0/$batch Bearer t", "GET /v1.0/subscribedSkus Bearer t", "GET /v1.0/admin/reportSettings Bearer t", "GET /v1.0/admin/reportSettings Bearer t"}
+	if !slices.Equal(seen, wantSeen) && !slices.Equal(seen, []string{wantSeen[0], wantSeen[2], wantSeen[3], wantSeen[1]}) {
+		t.Errorf("requests %q, want the batch, then each throttled item on its own with the batch's Authorization", seen)
+	}
+	// First the longest Retry-After of the throttled items (the HTTP date, about 3s: whole
+	// seconds on the wire), then the re-sent item's own 0.25s.
+	if len(waits) != 2 || waits[0] < 1500*time.Millisecond || waits[0] > 3*time.Second || waits[1] != 250*time.Millisecond {
+		t.Errorf("waits %v, want the items' longest Retry-After, then 250ms", waits)
 	}
 }
 
