@@ -38,6 +38,10 @@ type Store struct {
 	// context); ensured is set only after every table exists.
 	ensure  chan struct{}
 	ensured atomic.Bool
+
+	// RunTimeout is the Functions host's functionTimeout: a run still marked running longer after
+	// its start is read as abandoned (domain.SyncStatus.Effective). Zero: never.
+	RunTimeout time.Duration
 }
 
 // Open connects with a connection string (Azurite) or the endpoint and a token credential (Azure).
@@ -181,7 +185,7 @@ func (s *Store) ListRuns(ctx context.Context, tenantID string) ([]domain.Run, er
 					return nil, fmt.Errorf("run %s collections: %w", e.RowKey, err)
 				}
 			}
-			out = append(out, run)
+			out = append(out, run.Effective(time.Now(), s.RunTimeout))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].QueuedAt.After(out[j].QueuedAt) })
