@@ -83,7 +83,7 @@ func run() error {
 	if appRoot == "" {
 		appRoot = "."
 	}
-	if st.RunTimeout, err = hostjson.FunctionTimeout(appRoot); err != nil {
+	if st.RunTimeout, err = hostjson.FunctionTimeout(appRoot, os.LookupEnv); err != nil {
 		log.Warn("functionTimeout unknown: runs stopped by the host are not shown abandoned", "error", err.Error())
 	}
 	var sender queue.Sender

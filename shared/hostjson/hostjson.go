@@ -12,18 +12,29 @@ import (
 	"time"
 )
 
-// FunctionTimeout is host.json's functionTimeout: how long the host lets one invocation run
-// before it fails it and restarts the handler. Absent or "-1" (no limit): 0.
-func FunctionTimeout(appRoot string) (time.Duration, error) {
-	b, err := os.ReadFile(filepath.Join(appRoot, "host.json"))
-	if err != nil {
-		return 0, fmt.Errorf("host.json: %w", err)
-	}
+// overrideTimeout is the app setting the host reads over host.json's functionTimeout: the host's
+// configuration takes AzureFunctionsJobHost__<path> settings over host.json values (Microsoft's
+// Functions container images set AzureFunctionsJobHost__Logging__Console__IsEnabled this way).
+// Not verified in this project against the learn.microsoft.com host.json page itself.
+const overrideTimeout = "AzureFunctionsJobHost__functionTimeout"
+
+// FunctionTimeout is the functionTimeout the host applies: how long it lets one invocation run
+// before it fails it and restarts the handler. The app setting override wins over host.json.
+// Absent or "-1" (no limit): 0.
+func FunctionTimeout(appRoot string, lookupEnv func(string) (string, bool)) (time.Duration, error) {
 	var raw struct {
 		FunctionTimeout string `json:"functionTimeout"`
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return 0, fmt.Errorf("host.json: %w", err)
+	if v, ok := lookupEnv(overrideTimeout); ok {
+		raw.FunctionTimeout = v
+	} else {
+		b, err := os.ReadFile(filepath.Join(appRoot, "host.json"))
+		if err != nil {
+			return 0, fmt.Errorf("host.json: %w", err)
+		}
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return 0, fmt.Errorf("host.json: %w", err)
+		}
 	}
 	if raw.FunctionTimeout == "" || raw.FunctionTimeout == "-1" {
 		return 0, nil
