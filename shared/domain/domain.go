@@ -69,7 +69,7 @@ type SyncStatus struct {
 	State         string    `json:"state"` // never, queued, running, succeeded, partial, failed, skipped, abandoned
 	LastRunID     string    `json:"lastRunId,omitempty"`
 	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
-	// StartedAt is when the latest run started (set while it runs).
+	// StartedAt is when the running run started (only while it runs).
 	StartedAt time.Time  `json:"startedAt,omitzero"`
 	Error     *SyncError `json:"error,omitempty"`
 }
