@@ -298,3 +298,28 @@ func TestPanicEndsTheRunFailed(t *testing.T) {
 		})
 	}
 }
+
+// A tenant waiting for a run (queued by "sync now") that is excluded before the worker gets the
+// message shows that run skipped with the reason, not queued forever; no data is read or written.
+func TestSkippedRunShowsOnTheWaitingTenant(t *testing.T) {
+	st := testStore(t)
+	id := tenantID()
+	srv := world(t, map[string]*scenario.Faults{id: nil})
+	e := engine(t, srv, st, nil)
+	runID := "20261207T010203Z-manual-0a1b2c3d"
+	seed(t, st, id, runID, func(tn *domain.Tenant) { tn.Excluded = true })
+	res, err := e.Handle(context.Background(), body(id, runID), sync.Delivery{MessageID: id + ":" + runID, DeliveryCount: 1})
+	if err != nil || res == nil || res.Run.State != domain.SyncSkipped {
+		t.Fatalf("Handle: %+v %v, want a skipped run and the message completed", res, err)
+	}
+	tn, err := st.GetTenant(context.Background(), id)
+	if err != nil || tn.Sync.State != domain.SyncSkipped || tn.Sync.LastRunID != runID || tn.Sync.Error == nil || tn.Sync.Error.Code != "TenantExcluded" {
+		t.Errorf("tenant sync %+v (%v), want skipped TenantExcluded", tn.Sync, err)
+	}
+	if m := srv.Metrics.Total("graph", id); m.Requests != 0 {
+		t.Errorf("Graph was called %d times for a skipped message", m.Requests)
+	}
+	if n, err := st.Count(context.Background(), store.TableUsers, id); err != nil || n != 0 {
+		t.Errorf("%d user rows (%v), want none", n, err)
+	}
+}
