@@ -226,6 +226,20 @@ func (v *validator) faults(where, prefix string, f Faults) {
 	v.count(where, prefix+"throttleEvery", f.ThrottleEvery)
 	v.count(where, prefix+"unavailableEvery", f.UnavailableEvery)
 	v.count(where, prefix+"latencyMs", f.LatencyMs)
+	for i, e := range f.Fail {
+		at := fmt.Sprintf("%sfail[%d]", prefix, i)
+		if !strings.HasPrefix(e.Path, "/") || strings.ContainsAny(e.Path, "?#") {
+			v.bad(where, at+".path", "must be a path after /v1.0 without a query (e.g. \"/subscribedSkus\"), got %q", e.Path)
+		}
+		if e.Status < 400 || e.Status > 599 {
+			v.bad(where, at+".status", "must be an HTTP error status (400-599), got %d", e.Status)
+		}
+		if e.RetryAfter != "" {
+			if x, err := strconv.ParseFloat(e.RetryAfter, 64); err != nil || x < 0 {
+				v.bad(where, at+".retryAfter", "must be a non-negative number of seconds, got %q", e.RetryAfter)
+			}
+		}
+	}
 }
 
 func validate(f *File) error {
