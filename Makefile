@@ -29,16 +29,19 @@ build: local.settings.json
 	$(GO) build $(GOFLAGS) -o $(BIN)/msftsim ./cmd/msftsim
 	$(GO) build $(GOFLAGS) -o $(BIN)/tenantsync ./cmd/tenantsync
 
+# Simulator scenario for demo, run and sim: demo (one tenant per failure mode), large (1,000
+# tenants), storm (30 tenants under a 429/503 throttling storm) or a scenario JSON file.
+SCENARIO ?= demo
+
 # The main job end to end on Azurite, the local host and the handler; prints what happened.
 demo: deps build
-	$(BIN)/demo
+	$(BIN)/demo -scenario $(SCENARIO)
 
 # The same stack, kept serving until Ctrl-C.
 run: deps build
-	$(BIN)/demo -serve
+	$(BIN)/demo -serve -scenario $(SCENARIO)
 
-# The Microsoft cloud simulator on its own: prints its endpoints and CA file (SCENARIO=large for 1,000 tenants).
-SCENARIO ?= demo
+# The Microsoft cloud simulator on its own: prints its endpoints and CA file.
 sim: build
 	$(BIN)/msftsim -scenario $(SCENARIO) -dir .sim
 

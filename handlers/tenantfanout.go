@@ -21,14 +21,11 @@ func (d Deps) tenantFanout(ctx context.Context, req *invocation.Request) (*invoc
 	if err != nil {
 		return nil, err
 	}
-	msgs, reqs, err := fanout.Plan(tenants, d.Now(), "scheduled", d.FanoutSpread)
+	msgs, reqs, err := fanout.Plan(tenants, d.Now(), fanout.ReasonScheduled, d.FanoutSpread)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Queue.Send(ctx, msgs); err != nil {
-		return nil, fmt.Errorf("queue sync messages: %w", err)
-	}
-	if err := d.Store.MarkQueued(ctx, reqs); err != nil {
+	if err := fanout.Send(ctx, d.Queue, d.Store, invocation.Logger(ctx), msgs, reqs); err != nil {
 		return nil, err
 	}
 	invocation.Logger(ctx).Info("fan-out queued tenant syncs", "tenants", len(tenants), "queued", len(msgs), "spread", d.FanoutSpread.String(), "isPastDue", timer.IsPastDue)

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/fanout"
 	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -183,21 +184,20 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "reading the tenant", err)
 		return
 	}
-	if t.Consent.State != domain.ConsentConsented {
-		writeError(w, http.StatusConflict, "NotConsented", "tenantsync has no consent in this tenant yet: grant consent (Partner Center or the admin-consent link) first")
+	msg, req, err := fanout.OnDemand(t, fanout.ReasonManual, d.Now())
+	var refused remedy.Problem
+	if errors.As(err, &refused) {
+		// The worker would skip it (not consented, excluded): say so now instead of queueing.
+		writeError(w, http.StatusConflict, refused.Code, refused.Message+". "+refused.Remediation)
 		return
 	}
-	msg, req, err := fanout.Manual(t, d.Now())
 	if err != nil {
 		d.fail(w, r, "queueing the sync", err)
 		return
 	}
-	if err := d.Queue.Send(r.Context(), []queueMessage{msg}); err != nil {
+	if err := fanout.Send(r.Context(), d.Queue, d.Store, invocation.Logger(r.Context()), []queueMessage{msg}, []domain.SyncRequest{req}); err != nil {
 		d.fail(w, r, "queueing the sync", err)
 		return
-	}
-	if err := d.Store.MarkQueued(r.Context(), []domain.SyncRequest{req}); err != nil {
-		d.Log.Warn("marking the tenant queued failed", "tenantId", id, "error", err.Error())
 	}
 	invocation.Logger(r.Context()).Info("manual sync queued", "tenantId", id, "runId", req.RunID)
 	writeJSON(w, http.StatusAccepted, map[string]string{"runId": req.RunID})

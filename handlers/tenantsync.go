@@ -13,17 +13,13 @@ func (d Deps) tenantSync(ctx context.Context, req *invocation.Request) (*invocat
 	if err != nil {
 		return nil, err
 	}
-	syncReq, err := sync.Decode(msg.Body)
-	if err != nil {
-		// Failing keeps the message: after MaxDeliveryCount it is dead-lettered with this reason
-		// in the logs, where an operator can inspect and resubmit it.
-		return nil, err
-	}
 	engine := *d.Engine
 	engine.Log = invocation.Logger(ctx)
-	res, err := engine.Sync(ctx, syncReq, sync.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount})
+	// An error abandons the message, so Service Bus redelivers it (and dead-letters a poison one
+	// after MaxDeliveryCount, with the reason in the logs); a skipped or finished run completes it.
+	res, err := engine.Handle(ctx, msg.Body, sync.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount})
 	if err != nil {
-		return nil, err // retryable: abandon, so Service Bus redelivers
+		return nil, err
 	}
-	return &invocation.Response{Logs: []string{"tenant " + syncReq.TenantID + " run " + syncReq.RunID + ": " + res.Run.State}}, nil
+	return &invocation.Response{Logs: []string{"tenant " + res.Run.TenantID + " run " + res.Run.RunID + ": " + res.Run.State}}, nil
 }

@@ -163,20 +163,30 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	}
 
 	// A tenant whose GDAP relationship lacks the roles for automatic consent: email its admin a link.
-	const customerAdmin = "it-admin@adventureworks.example"
-	if err := api.send(ctx, http.MethodPost, "/api/tenants/"+scenario.DemoAdventureWorks+"/consent-link", `{"email":"`+customerAdmin+`"}`, nil); err != nil {
-		return fmt.Errorf("consent link: %w", err)
+	var found struct {
+		Value []domain.Tenant `json:"value"`
 	}
-	link, err := linkFromOutbox(cloudSim, customerAdmin)
-	if err != nil {
+	if err := api.do(ctx, http.MethodGet, "/api/tenants", &found); err != nil {
 		return err
 	}
-	st.say("admin-consent link for Adventure Works emailed to %s (from the partner's mailbox, via Graph sendMail)", customerAdmin)
-	page, err := followConsentLink(ctx, api, link)
-	if err != nil {
-		return fmt.Errorf("following the consent link: %w", err)
+	if t, ok := needsConsentLink(found.Value); ok {
+		customerAdmin := "it-admin@" + t.DefaultDomain
+		if err := api.send(ctx, http.MethodPost, "/api/tenants/"+t.TenantID+"/consent-link", `{"email":"`+customerAdmin+`"}`, nil); err != nil {
+			return fmt.Errorf("consent link: %w", err)
+		}
+		link, err := linkFromOutbox(cloudSim, customerAdmin)
+		if err != nil {
+			return err
+		}
+		st.say("admin-consent link for %s emailed to %s (from the partner's mailbox, via Graph sendMail)", t.DisplayName, customerAdmin)
+		page, err := followConsentLink(ctx, api, link)
+		if err != nil {
+			return fmt.Errorf("following the consent link: %w", err)
+		}
+		st.say("the customer's admin opened the link and approved; tenantsync's callback said: %q", page)
+	} else {
+		st.say("no tenant needs an emailed admin-consent link in scenario %q", cloudSim.World.File().Name)
 	}
-	st.say("the customer's admin opened the link and approved; tenantsync's callback said: %q", page)
 
 	if err := api.do(ctx, http.MethodPost, "/admin/functions/TenantFanout?wait=true", nil); err != nil {
 		return fmt.Errorf("fan-out: %w", err)
@@ -189,8 +199,6 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		return err
 	}
 	stats := q.Stats()
-	st.say("workers done: %d completed, %d dead-lettered, in %s", stats.Completed, stats.DeadLettered, time.Since(start).Round(100*time.Millisecond))
-
 	var list struct {
 		Value []domain.Tenant `json:"value"`
 	}
@@ -198,6 +206,8 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		return err
 	}
 	printTable(list.Value)
+	st.say("workers done in %s: %d messages completed, %d dead-lettered (after %d deliveries of %d messages); tenants by sync state: %s",
+		time.Since(start).Round(100*time.Millisecond), stats.Completed, stats.DeadLettered, stats.Delivered, queued, syncStates(list.Value))
 	if err := writeSummary(root, list.Value); err != nil {
 		return err
 	}
@@ -213,6 +223,36 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	<-ctx.Done()
 	fmt.Println("\nstopping")
 	return nil
+}
+
+// needsConsentLink picks the tenant (by name) that discovery could not consent automatically
+// although its GDAP relationship is active: its admin gets an emailed admin-consent link.
+func needsConsentLink(tenants []domain.Tenant) (domain.Tenant, bool) {
+	sort.Slice(tenants, func(i, j int) bool { return tenants[i].DisplayName < tenants[j].DisplayName })
+	for _, t := range tenants {
+		if t.Consent.State != domain.ConsentConsented && t.Relationship.Status == "active" && t.DefaultDomain != "" {
+			return t, true
+		}
+	}
+	return domain.Tenant{}, false
+}
+
+// syncStates counts tenants by sync state, e.g. "succeeded 30" or "failed 2, succeeded 28".
+func syncStates(tenants []domain.Tenant) string {
+	n := map[string]int{}
+	for _, t := range tenants {
+		n[t.Sync.State]++
+	}
+	keys := make([]string, 0, len(n))
+	for k := range n {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, n[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func rel(root, p string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
+	"github.com/tenantsync/tenantsync/shared/hostjson"
 	"github.com/tenantsync/tenantsync/shared/logging"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/partner"
@@ -76,6 +77,14 @@ func run() error {
 	st, err := store.Open(cfg.Tables, cred)
 	if err != nil {
 		return err
+	}
+	// A run still marked running past functionTimeout has no worker left: shown abandoned.
+	appRoot := os.Getenv("FUNCTIONS_APP_ROOT_PATH")
+	if appRoot == "" {
+		appRoot = "."
+	}
+	if st.RunTimeout, err = hostjson.FunctionTimeout(appRoot, os.LookupEnv); err != nil {
+		log.Warn("functionTimeout unknown: runs stopped by the host are not shown abandoned", "error", err.Error())
 	}
 	var sender queue.Sender
 	if cfg.Queue.ServiceBusNamespace != "" {

@@ -79,7 +79,12 @@ func (e Endpoints) HTTPClient() (*http.Client, error) {
 }
 
 // ClientOptions are azcore options for azidentity and the Azure SDK clients: the authority host
-// and the transport.
+// and the transport. Retry is left at azcore's policy, which azidentity's token requests to Entra
+// go through (azidentity confidential_client.go builds its client with azcore.NewClient): 3
+// retries of 408/429/500/502/503/504, honouring Retry-After in whole seconds or as an HTTP date,
+// else exponential backoff from 800 ms (azcore runtime/policy_retry.go, internal/shared.RetryAfter;
+// a fractional Retry-After falls back to the backoff). Whether Entra throttles token requests
+// with fractional values was not verified; the simulator does not throttle them.
 func (e Endpoints) ClientOptions() (azcore.ClientOptions, error) {
 	c, err := e.HTTPClient()
 	if err != nil {

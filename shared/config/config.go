@@ -463,3 +463,8 @@ func (r *reader) exactlyOne(a, av, b, bv, what string) {
 		r.errs = append(r.errs, fmt.Errorf("settings %s and %s are both set: %s, not both", a, b, what))
 	}
 }
+
+// Secrets are the settings that hold secrets. Local tooling must never fill them from the
+// committed sample file: a deleted secret has to surface as the handler's "setting X is missing"
+// error, not be silently replaced by a value everyone can read.
+var Secrets = []string{SettingAppClientSecret, SettingStateSigningKey, SettingAppCertificate, "IDENTITY_HEADER"}

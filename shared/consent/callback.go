@@ -111,6 +111,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (Outcome, error) {
 		return s.unavailable(bound, err)
 	}
 	s.log().Info("tenant consented", "tenantId", bound, "method", MethodLink, "requestedBy", claims.By)
+	t.Consent = c
 	if runID, err := s.queueFirstSync(ctx, t); err != nil {
 		s.log().Warn("queueing the first sync failed; the next fan-out syncs the tenant", "tenantId", bound, "error", remedy.Classify(err).Message)
 	} else {

@@ -5,7 +5,6 @@ package consent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -232,25 +231,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // queueFirstSync queues the tenant's first sync at once (reason "consent") and marks it queued.
+// t must carry the consent just recorded: the request is checked with the worker's rules.
 func (s *Service) queueFirstSync(ctx context.Context, t domain.Tenant) (string, error) {
 	if s.o.Queue == nil {
 		return "", errors.New("no sync queue configured")
 	}
-	msg, req, err := fanout.Manual(t, s.now())
+	msg, req, err := fanout.OnDemand(t, fanout.ReasonConsent, s.now())
 	if err != nil {
 		return "", err
 	}
-	req.Reason = "consent"
-	req.RunID = strings.Replace(req.RunID, "-manual-", "-consent-", 1)
-	if msg.Body, err = json.Marshal(req); err != nil {
-		return "", err
-	}
-	msg.ID, msg.CorrelationID = t.TenantID+":"+req.RunID, req.RunID
-	if err := s.o.Queue.Send(ctx, []queue.Message{msg}); err != nil {
+	if err := fanout.Send(ctx, s.o.Queue, s.o.Store, s.log(), []queue.Message{msg}, []domain.SyncRequest{req}); err != nil {
 		return "", fmt.Errorf("queue the first sync: %w", err)
-	}
-	if err := s.o.Store.MarkQueued(ctx, []domain.SyncRequest{req}); err != nil {
-		s.log().Warn("marking the tenant queued failed", "tenantId", t.TenantID, "error", err.Error())
 	}
 	return req.RunID, nil
 }

@@ -272,6 +272,7 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 	}
 	r.State = ResultConsented
 	s.log().Info("tenant consented", "tenantId", t.TenantID, "method", MethodCPV, "alreadyExisted", already)
+	t.Consent = c
 	runID, err := s.queueFirstSync(ctx, t)
 	if err != nil {
 		p := remedy.Classify(err)

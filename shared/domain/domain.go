@@ -66,10 +66,46 @@ func (c Consent) Effective(now time.Time) Consent {
 
 // SyncStatus is the tenant's latest sync.
 type SyncStatus struct {
-	State         string     `json:"state"` // never, queued, running, succeeded, partial, failed
-	LastRunID     string     `json:"lastRunId,omitempty"`
-	LastSuccessAt time.Time  `json:"lastSuccessAt,omitzero"`
-	Error         *SyncError `json:"error,omitempty"`
+	State         string    `json:"state"` // never, queued, running, succeeded, partial, failed, skipped, abandoned
+	LastRunID     string    `json:"lastRunId,omitempty"`
+	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
+	// StartedAt is when the running run started (only while it runs).
+	StartedAt time.Time  `json:"startedAt,omitzero"`
+	Error     *SyncError `json:"error,omitempty"`
+}
+
+// CodeRunAbandoned marks a run the Functions host must have ended without an outcome.
+const CodeRunAbandoned = "RunAbandoned"
+
+// abandoned is the problem shown for a run still marked running after timeout.
+func abandoned(runID string, startedAt time.Time, timeout time.Duration) *SyncError {
+	return &SyncError{Code: CodeRunAbandoned,
+		Message: fmt.Sprintf("Run %s started at %s and made no progress within the function timeout (%s): the worker was stopped (timeout, crash or restart) before it could record an outcome.",
+			runID, startedAt.UTC().Format("2006-01-02 15:04 UTC"), timeout),
+		Remediation: "Nothing to clean up: the next sync starts clean (or queue one now: POST /api/tenants/{id}/sync). If this tenant's runs keep being abandoned, see the function logs for the run id and raise functionTimeout in host.json."}
+}
+
+// isAbandoned: the Functions host ends every invocation at functionTimeout (and restarts the
+// handler), so a run still marked running longer than that after it started has no worker left.
+func isAbandoned(state string, startedAt, now time.Time, timeout time.Duration) bool {
+	return state == SyncRunning && timeout > 0 && !startedAt.IsZero() && now.Sub(startedAt) > timeout
+}
+
+// Effective is the sync status as of now: running for longer than timeout reads as abandoned,
+// with the fix. Stored rows keep "running"; the next run overwrites them.
+func (s SyncStatus) Effective(now time.Time, timeout time.Duration) SyncStatus {
+	if isAbandoned(s.State, s.StartedAt, now, timeout) {
+		s.State, s.Error = SyncAbandoned, abandoned(s.LastRunID, s.StartedAt, timeout)
+	}
+	return s
+}
+
+// Effective is the run as of now (see SyncStatus.Effective).
+func (r Run) Effective(now time.Time, timeout time.Duration) Run {
+	if isAbandoned(r.State, r.StartedAt, now, timeout) {
+		r.State, r.Error = SyncAbandoned, abandoned(r.RunID, r.StartedAt, timeout)
+	}
+	return r
 }
 
 // SyncError is a failure with what to do about it.
@@ -121,6 +157,12 @@ const (
 	SyncSucceeded = "succeeded"
 	SyncPartial   = "partial"
 	SyncFailed    = "failed"
+	// SyncSkipped: the worker refused the message (unknown, excluded or unconsented tenant,
+	// malformed request) and completed it without reading or writing any tenant data.
+	SyncSkipped = "skipped"
+	// SyncAbandoned: a run still marked running long after the Functions host must have ended
+	// it (functionTimeout); derived when read, never stored (see SyncStatus.Effective).
+	SyncAbandoned = "abandoned"
 )
 
 // Run is one sync of one tenant, triggered by one queue message.
@@ -162,20 +204,27 @@ type SyncRequest struct {
 
 var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// IsTenantID reports whether s is a tenant id (a GUID).
+// IsTenantID reports whether s is a tenant id (a GUID, in any case).
 func IsTenantID(s string) bool { return guid.MatchString(s) }
 
-// Validate checks a request read from the queue; a message that fails is poison and must say why.
+// IsCanonicalTenantID reports whether s is a tenant id in tenantsync's canonical form: lower case,
+// the form every table key and API path uses.
+func IsCanonicalTenantID(s string) bool { return IsTenantID(s) && s == strings.ToLower(s) }
+
+// runID is what tenantsync's own run ids use: they become RowKeys and log fields, so nothing
+// Table Storage forbids in keys (/ \ # ? and control characters) and nothing that needs escaping.
+var runID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// IsRunID reports whether s is an acceptable run id.
+func IsRunID(s string) bool { return runID.MatchString(s) }
+
+// Validate checks that a request read from the queue can be attributed to a tenant at all; one
+// that cannot is poison (dead-lettered with this reason). Whether the worker may sync it (canonical
+// id, run id, tenant known, consented, not excluded) is decided by fanout.Admit, which records a
+// refusal as a skipped run.
 func (r SyncRequest) Validate() error {
-	var problems []string
 	if !IsTenantID(r.TenantID) {
-		problems = append(problems, fmt.Sprintf("tenantId %q is not a tenant GUID", r.TenantID))
-	}
-	if r.RunID == "" || len(r.RunID) > 200 || strings.ContainsAny(r.RunID, `/\#?`) {
-		problems = append(problems, fmt.Sprintf("runId %q is empty, too long or has a character Table Storage keys forbid", r.RunID))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("invalid sync request: %s", strings.Join(problems, "; "))
+		return fmt.Errorf("invalid sync request: tenantId %q is not a tenant GUID", r.TenantID)
 	}
 	return nil
 }

@@ -3,14 +3,27 @@ package domain
 import "testing"
 
 func TestSyncRequestValidate(t *testing.T) {
-	bad := []SyncRequest{
-		{TenantID: "nope", RunID: "r"},
-		{TenantID: "0b6f6c3e-6a1e-4c43-9a53-6d1a3f0e1a01", RunID: ""},
-		{TenantID: "0b6f6c3e-6a1e-4c43-9a53-6d1a3f0e1a01", RunID: "a/b"},
+	if (SyncRequest{TenantID: "nope", RunID: "r"}).Validate() == nil {
+		t.Error("a tenant id that is not a GUID accepted")
 	}
-	for _, r := range bad {
-		if r.Validate() == nil {
-			t.Errorf("%+v accepted", r)
+	// Case and run id are the worker's admission rules (fanout.Admit), recorded as a skipped run.
+	if err := (SyncRequest{TenantID: "0B6F6C3E-6A1E-4C43-9A53-6D1A3F0E1A01", RunID: "a/b"}).Validate(); err != nil {
+		t.Errorf("an attributable request refused as poison: %v", err)
+	}
+}
+
+func TestRunIDAndCanonicalTenantID(t *testing.T) {
+	for _, ok := range []string{"20261122T0600Z-scheduled", "20261122T060000Z-manual-0a1b2c3d", "previous-good-run", "a.b_c:d"} {
+		if !IsRunID(ok) {
+			t.Errorf("run id %q refused", ok)
 		}
+	}
+	for _, bad := range []string{"", "a/b", `a\b`, "a#b", "a?b", "run\x00id", "run\nid", "run\u200bid", "-leading", "é", string(make([]byte, 129))} {
+		if IsRunID(bad) {
+			t.Errorf("run id %q accepted", bad)
+		}
+	}
+	if !IsCanonicalTenantID("0b6f6c3e-6a1e-4c43-9a53-6d1a3f0e1a01") || IsCanonicalTenantID("0B6F6C3E-6a1e-4c43-9a53-6d1a3f0e1a01") || IsCanonicalTenantID("nope") {
+		t.Error("canonical tenant id rule")
 	}
 }

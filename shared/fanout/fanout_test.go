@@ -54,7 +54,7 @@ func TestPlanSpreadsOverTheWindow(t *testing.T) {
 			t.Errorf("message %d scheduled %v, want %v", i, m.ScheduledEnqueueTime, want)
 		}
 	}
-	m, req, err := Manual(tenants[0], now)
+	m, req, err := OnDemand(tenants[0], ReasonManual, now)
 	if err != nil || req.Reason != "manual" || m.ID == msgs[0].ID || !m.ScheduledEnqueueTime.IsZero() {
 		t.Errorf("manual %+v %+v %v", m, req, err)
 	}

@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/funchost/ncrontab"
+	"github.com/tenantsync/tenantsync/shared/hostjson"
 )
 
 // App is a function app as read from disk.
@@ -308,33 +310,8 @@ func (p *RetryPolicy) delays() (time.Duration, time.Duration, error) {
 	return 0, 0, fmt.Errorf("strategy %q is not fixedDelay or exponentialBackoff", p.Strategy)
 }
 
-// ParseTimeSpan parses a .NET TimeSpan as host.json writes it: [d.]hh:mm:ss[.fffffff].
-func ParseTimeSpan(s string) (time.Duration, error) {
-	bad := fmt.Errorf("%q is not a TimeSpan (want hh:mm:ss, e.g. 00:10:00)", s)
-	if strings.ContainsAny(s, "-+ ") {
-		return 0, bad
-	}
-	var days int64
-	if i := strings.IndexByte(s, '.'); i >= 0 && i < strings.IndexByte(s, ':') {
-		d, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil {
-			return 0, bad
-		}
-		days, s = d, s[i+1:]
-	}
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return 0, bad
-	}
-	h, err1 := strconv.Atoi(parts[0])
-	m, err2 := strconv.Atoi(parts[1])
-	sec, err3 := strconv.ParseFloat(parts[2], 64)
-	if err1 != nil || err2 != nil || err3 != nil || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec >= 60 {
-		return 0, bad
-	}
-	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
-		time.Duration(sec*float64(time.Second)), nil
-}
+// ParseTimeSpan parses a .NET TimeSpan as host.json writes it (shared with the handler).
+func ParseTimeSpan(s string) (time.Duration, error) { return hostjson.ParseTimeSpan(s) }
 
 // LocalSettings is local.settings.json.
 type LocalSettings struct {
@@ -371,9 +348,10 @@ func LoadLocalSettings(path string) (*LocalSettings, error) {
 	return ls, nil
 }
 
-// FillMissing adds to ls every setting of the sample file that ls lacks, and returns their names.
-// local.settings.json is created from the sample once and then belongs to the developer, so
-// settings added by later versions would otherwise be missing after an upgrade.
+// FillMissing adds to ls every setting of the sample file that ls lacks, except secrets
+// (config.Secrets), and returns their names. local.settings.json is created from the sample once
+// and then belongs to the developer, so settings added by later versions would otherwise be
+// missing after an upgrade; a missing secret stays missing so the handler names it.
 func FillMissing(ls *LocalSettings, samplePath string) ([]string, error) {
 	sample, err := LoadLocalSettings(samplePath)
 	if err != nil {
@@ -381,7 +359,7 @@ func FillMissing(ls *LocalSettings, samplePath string) ([]string, error) {
 	}
 	var added []string
 	for k, v := range sample.Values {
-		if _, ok := ls.Values[k]; !ok {
+		if _, ok := ls.Values[k]; !ok && !slices.Contains(config.Secrets, k) {
 			ls.Values[k] = v
 			added = append(added, k)
 		}

@@ -126,3 +126,29 @@ func TestLoadProjectApp(t *testing.T) {
 		}
 	}
 }
+
+// Settings added to the sample after local.settings.json was made are filled in, but never a
+// secret: a deleted STATE_SIGNING_KEY or APP_CLIENT_SECRET must reach the handler as missing (it
+// then names the setting) instead of silently becoming the publicly known sample value.
+func TestFillMissingNeverFillsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	sample := filepath.Join(dir, "sample.json")
+	if err := os.WriteFile(sample, []byte(`{"IsEncrypted":false,"Values":{"LOG_LEVEL":"info","NEW_SETTING":"x",
+		"STATE_SIGNING_KEY":"c2FtcGxlLXNhbXBsZS1zYW1wbGUtc2FtcGxlLXNhbXBsZQ==","APP_CLIENT_SECRET":"sample~secret",
+		"APP_CERTIFICATE":"sample-cert","IDENTITY_HEADER":"sample-header"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ls := &LocalSettings{Values: map[string]string{"LOG_LEVEL": "debug"}}
+	added, err := FillMissing(ls, sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(added, ",") != "NEW_SETTING" || ls.Values["NEW_SETTING"] != "x" || ls.Values["LOG_LEVEL"] != "debug" {
+		t.Errorf("added %v, values %v: want only NEW_SETTING filled, LOG_LEVEL kept", added, ls.Values)
+	}
+	for _, k := range []string{"STATE_SIGNING_KEY", "APP_CLIENT_SECRET", "APP_CERTIFICATE", "IDENTITY_HEADER"} {
+		if v, ok := ls.Values[k]; ok {
+			t.Errorf("secret %s filled from the sample (%q)", k, v)
+		}
+	}
+}

@@ -494,6 +494,25 @@ func TestHandlerCrashRestarts(t *testing.T) {
 	}
 }
 
+// An invocation right after a crash waits for the restarted handler instead of being sent to the
+// dead one's port (which fails at once and, for a queue message, burns a delivery attempt), as
+// the real host holds invocations while its worker restarts.
+func TestInvocationAfterCrashWaitsForRestart(t *testing.T) {
+	f := newFixture(t, fixtureOpts{disableTimers: true})
+	for i := 1; i <= 3; i++ {
+		if err := f.host.Fire(context.Background(), "Crash", ""); err == nil {
+			t.Fatal("invocation of a crashing handler succeeded")
+		}
+		// No waiting here: the host must do it.
+		if err := f.host.Fire(context.Background(), "Timer1", ""); err != nil {
+			t.Fatalf("invocation right after crash %d: %v", i, err)
+		}
+	}
+	if n := f.host.HandlerStarts(); n != 4 {
+		t.Errorf("handler started %d times, want 4 (one restart per crash)", n)
+	}
+}
+
 func TestFunctionTimeoutRestartsHandler(t *testing.T) {
 	f := newFixture(t, fixtureOpts{disableTimers: true, timeout: "00:00:01"})
 	err := f.host.Fire(context.Background(), "Slow", "")

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -138,28 +139,41 @@ func (h *Host) roundTrip(ctx context.Context, inv *Invocation, build func(*proce
 		ctx, cancel = context.WithTimeout(ctx, h.app.Host.FunctionTimeout)
 		defer cancel()
 	}
-	proc, err := h.worker.acquire(ctx)
-	if err != nil {
-		return 0, err
-	}
-	req, err := build(proc)
-	if err != nil {
-		return 0, err
-	}
-	req = req.WithContext(ctx)
-	req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
-	req.Header.Set("X-Azure-Functions-InvocationId", inv.ID)
-	req.Header.Set("traceparent", traceparent())
-	ua := "Azure-Functions-Host/" + HostVersion
-	if prev := req.Header.Get("User-Agent"); prev != "" {
-		ua = prev + " " + ua
-	}
-	req.Header.Set("User-Agent", ua)
-	resp, err := h.worker.client.Do(req)
-	if err != nil {
+	var resp *http.Response
+	for {
+		proc, err := h.worker.acquire(ctx)
+		if err != nil {
+			return 0, err
+		}
+		req, err := build(proc)
+		if err != nil {
+			return 0, err
+		}
+		req = req.WithContext(ctx)
+		req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
+		req.Header.Set("X-Azure-Functions-InvocationId", inv.ID)
+		req.Header.Set("traceparent", traceparent())
+		ua := "Azure-Functions-Host/" + HostVersion
+		if prev := req.Header.Get("User-Agent"); prev != "" {
+			ua = prev + " " + ua
+		}
+		req.Header.Set("User-Agent", ua)
+		resp, err = h.worker.client.Do(req)
+		if err == nil {
+			break
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			h.worker.restart(proc, fmt.Sprintf("Timeout value of %s exceeded by function '%s' (Id: '%s')", h.app.Host.FunctionTimeout, inv.Function, inv.ID))
 			return 0, fmt.Errorf("timeout value of %s was exceeded by function %s", h.app.Host.FunctionTimeout, inv.Function)
+		}
+		// The connection failed: the handler may have died. It stops receiving invocations at
+		// once; the real host likewise holds invocations while its worker restarts (see
+		// worker.suspect). An invocation that never reached the handler (connection refused,
+		// the request replayable) waits for the restarted handler instead of failing, so a
+		// crash costs no delivery attempt to messages the crashed process never saw.
+		h.worker.suspect(proc)
+		if errors.Is(err, syscall.ECONNREFUSED) && (req.Body == nil || req.GetBody != nil) && ctx.Err() == nil {
+			continue
 		}
 		return 0, fmt.Errorf("calling the custom handler: %w", err)
 	}

@@ -135,8 +135,9 @@ func (w *worker) start() (*process, error) {
 		"FUNCTIONS_CUSTOMHANDLER_PORT="+ps, "FUNCTIONS_HTTPWORKER_PORT="+ps,
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID="+id, "FUNCTIONS_HTTPWORKER_ID="+id,
 		"FUNCTIONS_APP_ROOT_PATH="+w.appRoot)
-	// Own process group, so stopping the host stops anything the handler started too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so stopping the host stops anything the handler started too; and on
+	// Linux the handler dies with the host however the host ends (see handlerProcAttr).
+	cmd.SysProcAttr = handlerProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -254,6 +255,45 @@ func (w *worker) acquire(ctx context.Context) (*process, error) {
 			return nil, fmt.Errorf("custom handler not ready: %w", ctx.Err())
 		}
 	}
+}
+
+// suspect takes p out of service after a request to it failed at the connection level. A dead
+// process must not get the redeliveries that follow before the supervisor notices its exit (each
+// would fail at once and burn a delivery attempt). The real host does the same: when its HTTP
+// worker errors, HttpFunctionInvocationDispatcher.DisposeAndRestartWorkerChannel sets the state
+// WorkerProcessRestarting, and WorkerFunctionInvoker.InvokeCore holds every invocation
+// (DelayUntilFunctionDispatcherInitializedOrShutdown) until the restarted worker is initialized
+// (Azure/azure-functions-host, src/WebJobs.Script/Workers/Http/HttpFunctionInvocationDispatcher.cs
+// and src/WebJobs.Script/Description/Workers/WorkerFunctionInvoker.cs). A process that still
+// answers (only a connection dropped) is put back once it answers the readiness probe.
+func (w *worker) suspect(p *process) {
+	w.mu.Lock()
+	if w.cur != p {
+		w.mu.Unlock()
+		return
+	}
+	w.cur = nil
+	w.readyCh = make(chan struct{})
+	w.notifyLocked()
+	w.mu.Unlock()
+	w.log.errorf("Custom handler (Pid=%d) dropped a connection: no invocations until it answers again or is restarted", p.cmd.Process.Pid)
+	go func() {
+		if w.waitReady(context.Background(), p) != nil {
+			return // it died: run restarts it
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		if w.cur == nil {
+			w.cur = p
+			close(w.readyCh)
+			w.notifyLocked()
+		}
+	}()
 }
 
 // restart kills p (if it is still the current process): used when an invocation times out,

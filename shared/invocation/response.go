@@ -3,11 +3,14 @@ package invocation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tenantsync/tenantsync/shared/crash"
 )
 
 // Response is the handler's answer to a non-HTTP invocation.
@@ -81,7 +84,15 @@ func Handler(name string, log *slog.Logger, f Func) http.Handler {
 		}
 		req.FunctionName = name
 		req.InvocationID = invocationID
-		resp, err := f(WithLogger(r.Context(), l), req)
+		resp, err := call(WithLogger(r.Context(), l), f, req)
+		var ce *crash.Error
+		if errors.As(err, &ce) {
+			// The stack goes to the log only; the host gets a plain failure (and, for a Service
+			// Bus trigger, redelivers the message) instead of a dropped connection.
+			l.Error("invocation panicked", "panic", fmt.Sprint(ce.Value), "stack", string(ce.Stack))
+			Write(w, http.StatusInternalServerError, &Response{Logs: []string{name + ": internal error (see the function logs for invocation " + invocationID + ")"}})
+			return
+		}
 		if err != nil {
 			l.Error("invocation failed", "error", err.Error(), "durationMs", time.Since(start).Milliseconds())
 			logs := []string{err.Error()}
@@ -94,6 +105,17 @@ func Handler(name string, log *slog.Logger, f Func) http.Handler {
 		l.Info("invocation succeeded", "durationMs", time.Since(start).Milliseconds())
 		Write(w, http.StatusOK, resp)
 	})
+}
+
+// call runs f, turning a panic into a *crash.Error: net/http would otherwise drop the host's
+// connection, and the host would see no answer at all.
+func call(ctx context.Context, f Func, req *Request) (resp *Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = nil, crash.From(v)
+		}
+	}()
+	return f(ctx, req)
 }
 
 type loggerKey struct{}

@@ -99,18 +99,13 @@ func Classify(err error) Problem {
 	if errors.As(err, &p) {
 		return p
 	}
-	msg := err.Error()
-	if m := aadstsRe.FindStringSubmatch(msg); m != nil {
-		code := "AADSTS" + m[1]
-		f, ok := aadsts[m[1]]
-		if !ok {
-			f = fix{"Entra ID refused the sign-in: look the code up at https://login.microsoftonline.com/error?code=" + m[1] + ".", false}
-		}
-		return Problem{Code: code, Message: firstLine(aadstsMessage(msg, code)), Remediation: f.remediation, Retryable: f.retryable}
-	}
+	// A Graph error before anything calls err.Error(): msgraph-sdk-go's ODataError.Error()
+	// dereferences the body's message without a nil check (models/odataerrors/o_data_error.go:
+	// `return *(m.GetErrorEscaped().GetMessage())`), so an answer without error.message, or with
+	// no error object at all, would panic here. Read the fields one by one instead.
 	var odata *odataerrors.ODataError
 	if errors.As(err, &odata) {
-		code, message := "", odata.Error()
+		code, message := "", ""
 		if e := odata.GetErrorEscaped(); e != nil {
 			if c := e.GetCode(); c != nil {
 				code = *c
@@ -119,7 +114,17 @@ func Classify(err error) Problem {
 				message = *m
 			}
 		}
-		return fromStatus(code, message, odata.ResponseStatusCode)
+		if p, ok := fromAADSTS(message); ok {
+			return p
+		}
+		if message == "" {
+			message = fmt.Sprintf("Microsoft Graph answered HTTP %d without an error message", odata.ResponseStatusCode)
+		}
+		return fromStatus(code, firstLine(message), odata.ResponseStatusCode)
+	}
+	msg := err.Error()
+	if p, ok := fromAADSTS(msg); ok {
+		return p
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
@@ -139,6 +144,20 @@ func Classify(err error) Problem {
 		return Problem{Code: CodeNetwork, Message: firstLine(msg), Remediation: "A network error reached Microsoft: the sync retries on its own; check outbound connectivity if it persists.", Retryable: true}
 	}
 	return Problem{Code: CodeInternal, Message: firstLine(msg), Remediation: "Unexpected error: see the function logs for this run id.", Retryable: true}
+}
+
+// fromAADSTS classifies an Entra sign-in error by its AADSTS code.
+func fromAADSTS(msg string) (Problem, bool) {
+	m := aadstsRe.FindStringSubmatch(msg)
+	if m == nil {
+		return Problem{}, false
+	}
+	code := "AADSTS" + m[1]
+	f, ok := aadsts[m[1]]
+	if !ok {
+		f = fix{"Entra ID refused the sign-in: look the code up at https://login.microsoftonline.com/error?code=" + m[1] + ".", false}
+	}
+	return Problem{Code: code, Message: firstLine(aadstsMessage(msg, code)), Remediation: f.remediation, Retryable: f.retryable}, true
 }
 
 func fromStatus(code, message string, status int) Problem {

@@ -546,7 +546,9 @@ func entityJSON(raw []byte) (json.RawMessage, error) {
 		}
 		typ := ""
 		if t, ok := m[name+"@odata.type"]; ok {
-			_ = json.Unmarshal(t, &typ)
+			if err := json.Unmarshal(t, &typ); err != nil {
+				return nil, fmt.Errorf("entity %s@odata.type: %w", name, err)
+			}
 		}
 		// Join split strings: Name, Name_1, Name_2, ...
 		if _, split := m[name+"_1"]; split {

@@ -55,7 +55,9 @@ func (s *Store) JoinUserSecurity(ctx context.Context, tenantID string, users []j
 				return nil, err
 			}
 			var id string
-			_ = json.Unmarshal(m["id"], &id)
+			if err := json.Unmarshal(m["id"], &id); err != nil || id == "" {
+				return nil, fmt.Errorf("user security row without an id (%v)", err)
+			}
 			delete(m, "id")
 			sec[id] = m
 		}

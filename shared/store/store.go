@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -34,8 +34,14 @@ type Store struct {
 	tenants *aztables.Client
 	runs    *aztables.Client
 
-	ensureOnce sync.Once
-	ensureErr  error
+	// ensure serialises Ensure (a one-slot semaphore, so a waiting caller still honours its own
+	// context); ensured is set only after every table exists.
+	ensure  chan struct{}
+	ensured atomic.Bool
+
+	// RunTimeout is the Functions host's functionTimeout: a run still marked running longer after
+	// its start is read as abandoned (domain.SyncStatus.Effective). Zero: never.
+	RunTimeout time.Duration
 }
 
 // Open connects with a connection string (Azurite) or the endpoint and a token credential (Azure).
@@ -57,20 +63,32 @@ func Open(cfg config.Tables, cred azcore.TokenCredential) (*Store, error) {
 
 // New wraps a service client.
 func New(svc *aztables.ServiceClient) *Store {
-	return &Store{svc: svc, tenants: svc.NewClient(TableTenants), runs: svc.NewClient(TableRuns)}
+	return &Store{svc: svc, tenants: svc.NewClient(TableTenants), runs: svc.NewClient(TableRuns), ensure: make(chan struct{}, 1)}
 }
 
-// Ensure creates the tables once per process; later calls return the first result.
+// Ensure creates the tables once per process. Only success is remembered: a failure (the first
+// caller's request cancelled at cold start, a storage blip) is returned to that caller and the
+// next call tries again with its own context.
 func (s *Store) Ensure(ctx context.Context) error {
-	s.ensureOnce.Do(func() {
-		for _, name := range ensuredTables() { // Tenants, Runs, then keys.go's collection tables
-			if _, err := s.svc.CreateTable(ctx, name, nil); err != nil && !isCode(err, aztables.TableAlreadyExists) {
-				s.ensureErr = fmt.Errorf("create table %s: %w", name, err)
-				return
-			}
+	if s.ensured.Load() {
+		return nil
+	}
+	select {
+	case s.ensure <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("create tables: %w", ctx.Err())
+	}
+	defer func() { <-s.ensure }()
+	if s.ensured.Load() {
+		return nil
+	}
+	for _, name := range ensuredTables() { // Tenants, Runs, then keys.go's collection tables
+		if _, err := s.svc.CreateTable(ctx, name, nil); err != nil && !isCode(err, aztables.TableAlreadyExists) {
+			return fmt.Errorf("create table %s: %w", name, err)
 		}
-	})
-	return s.ensureErr
+	}
+	s.ensured.Store(true)
+	return nil
 }
 
 func isCode(err error, code aztables.TableErrorCode) bool {
@@ -167,7 +185,7 @@ func (s *Store) ListRuns(ctx context.Context, tenantID string) ([]domain.Run, er
 					return nil, fmt.Errorf("run %s collections: %w", e.RowKey, err)
 				}
 			}
-			out = append(out, run)
+			out = append(out, run.Effective(time.Now(), s.RunTimeout))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].QueuedAt.After(out[j].QueuedAt) })

@@ -148,7 +148,9 @@ func (s *Store) GetTenant(ctx context.Context, tenantID string) (domain.Tenant, 
 	if err != nil {
 		return domain.Tenant{}, err
 	}
-	return decodeTenant(resp.Value)
+	t, err := decodeTenant(resp.Value)
+	t.Sync = t.Sync.Effective(time.Now(), s.RunTimeout)
+	return t, err
 }
 
 // ListTenants reads every tenant, ordered by id (the RowKey).
@@ -166,6 +168,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
 			if err != nil {
 				return nil, err
 			}
+			t.Sync = t.Sync.Effective(time.Now(), s.RunTimeout)
 			out = append(out, t)
 		}
 	}
@@ -188,7 +191,7 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 		Relationship: domain.Relationship{ID: s("RelID"), Status: s("RelStatus"), EndDateTime: tm("RelEndDateTime"), AutoExtend: b("RelAutoExtend"), Roles: []string{}},
 		Consent: domain.Consent{State: s("ConsentState"), Method: s("ConsentMethod"), UpdatedAt: tm("ConsentUpdatedAt"), Error: s("ConsentError"),
 			PendingTo: s("ConsentPendingTo"), SentAt: tm("ConsentSentAt"), RequestedBy: s("ConsentRequestedBy"), ExpiresAt: tm("ConsentExpiresAt")},
-		Sync:    domain.SyncStatus{State: s("SyncState"), LastRunID: s("LastRunID"), LastSuccessAt: tm("LastSuccessAt")},
+		Sync:    domain.SyncStatus{State: s("SyncState"), LastRunID: s("LastRunID"), LastSuccessAt: tm("LastSuccessAt"), StartedAt: tm("SyncStartedAt")},
 		Missing: b("Missing"), MissingAt: tm("MissingAt"), Sources: []string{}, Flags: []domain.Flag{},
 	}
 	if t.Consent.State == "" {

@@ -13,6 +13,7 @@ type TenantSyncResult struct {
 	State                string
 	RunID                string
 	SucceededAt          time.Time // zero: keep the previous LastSuccessAt (a failed run keeps the old data visible)
+	StartedAt            time.Time // when a running run started, to tell an abandoned run when read (zero: cleared)
 	DisplayName          string    // from /organization, when read
 	DefaultDomain        string
 	ErrorCode            string
@@ -32,7 +33,10 @@ func (s *Store) SetTenantSyncResult(ctx context.Context, tenantID string, r Tena
 	props := map[string]any{
 		"SyncState": r.State, "LastRunID": r.RunID,
 		"ErrorCode": r.ErrorCode, "ErrorMessage": r.ErrorMessage, "Remediation": r.Remediation,
-		"LastSuccessAt": dt(r.SucceededAt),
+		"LastSuccessAt": dt(r.SucceededAt), "SyncStartedAt": "",
+	}
+	if !r.StartedAt.IsZero() {
+		props["SyncStartedAt"] = dt(r.StartedAt)
 	}
 	if r.DisplayName != "" {
 		props["DisplayName"] = r.DisplayName

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/crash"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
 	"github.com/tenantsync/tenantsync/shared/remedy"
@@ -78,7 +79,11 @@ type Result struct {
 // succeed (throttling exhausted, network, Graph outage): the message is then redelivered. Permanent
 // problems (no consent, deleted tenant) are recorded on the run and the tenant and return nil, so
 // the queue does not retry what only an MSP can fix.
-func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (*Result, error) {
+//
+// A panic after the run started ends the run failed with InternalError (the stack goes to the
+// log only) and completes the message: retrying at once would most likely panic again, and the
+// next scheduled sync tries anyway.
+func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (res *Result, err error) {
 	now := e.now()
 	log := e.log().With("tenantId", req.TenantID, "runId", req.RunID)
 	if err := e.Store.Ensure(ctx); err != nil {
@@ -89,12 +94,17 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	if err := e.Store.PutRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
-	if err := e.Store.SetTenantSyncResult(ctx, req.TenantID, store.TenantSyncResult{State: domain.SyncRunning, RunID: req.RunID}); err != nil {
+	if err := e.Store.SetTenantSyncResult(ctx, req.TenantID, store.TenantSyncResult{State: domain.SyncRunning, RunID: req.RunID, StartedAt: run.StartedAt}); err != nil {
 		return nil, err
 	}
 	log.Info("sync started", "deliveryCount", d.DeliveryCount)
+	defer func() {
+		if v := recover(); v != nil {
+			res, err = e.crashed(ctx, run, crash.From(v), log)
+		}
+	}()
 
-	res := &Result{Run: run}
+	res = &Result{Run: run}
 	outcomes, summary, err := e.collect(ctx, req.TenantID, log)
 	res.Outcomes = outcomes
 	state := domain.SyncSucceeded
@@ -172,6 +182,23 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	return res, nil
 }
 
+// crashed ends a run that panicked: failed with InternalError on the run and the tenant, the stack
+// in the log. An error (the outcome could not be stored) redelivers the message.
+func (e *Engine) crashed(ctx context.Context, run domain.Run, ce *crash.Error, log *slog.Logger) (*Result, error) {
+	log.Error("sync panicked", "panic", fmt.Sprint(ce.Value), "stack", string(ce.Stack))
+	p := remedy.Classify(ce)
+	run.State, run.FinishedAt = domain.SyncFailed, e.now()
+	run.Error = &domain.SyncError{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
+	if err := e.Store.PutRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("record run end after a panic: %w", err)
+	}
+	tr := store.TenantSyncResult{State: domain.SyncFailed, RunID: run.RunID, ErrorCode: p.Code, ErrorMessage: p.Message, Remediation: p.Remediation}
+	if err := e.Store.SetTenantSyncResult(ctx, run.TenantID, tr); err != nil {
+		return nil, fmt.Errorf("record tenant sync state after a panic: %w", err)
+	}
+	return &Result{Run: run, Problem: &p}, nil
+}
+
 type summary struct {
 	displayName, defaultDomain string
 	counts                     map[string]int
@@ -199,6 +226,11 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 	if ov.OrgErr != nil {
 		return nil, nil, ov.OrgErr // cannot even read the organization: consent or permission problem
 	}
+	if ov.SettingsErr != nil {
+		// Mailboxes then decide concealment from the report itself (see mailboxes).
+		p := remedy.Classify(ov.SettingsErr)
+		log.Warn("report settings could not be read", "code", p.Code, "error", p.Message)
+	}
 	skuNames := map[string]string{}
 	for _, s := range ov.Skus {
 		if s.GetSkuId() != nil {
@@ -223,53 +255,68 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		defer mu.Unlock()
 		outcomes = append(outcomes, o)
 	}
-	g.Go(func() error {
-		add(e.delta(gctx, tenantID, CollUsers, func(ctx context.Context, link string, s deltaSink) (string, error) {
+	// Each collection runs on its own goroutine, where a panic would end the whole process (no
+	// recover at the invocation boundary reaches it): turn it into that collection's failure.
+	collection := func(name string, read func() Outcome) {
+		g.Go(func() error {
+			add(func() (o Outcome) {
+				defer func() {
+					if v := recover(); v != nil {
+						ce := crash.From(v)
+						log.Error("collection panicked", "collection", name, "panic", fmt.Sprint(ce.Value), "stack", string(ce.Stack))
+						o = Outcome{Collection: name, Err: ce}
+					}
+				}()
+				return read()
+			}())
+			return nil
+		})
+	}
+	collection(CollUsers, func() Outcome {
+		return e.delta(gctx, tenantID, CollUsers, func(ctx context.Context, link string, s deltaSink) (string, error) {
 			return usersDelta(ctx, client, adapter, link, skuNames, s)
-		}))
-		return nil
+		})
 	})
-	g.Go(func() error {
-		add(e.delta(gctx, tenantID, CollGroups, func(ctx context.Context, link string, s deltaSink) (string, error) {
+	collection(CollGroups, func() Outcome {
+		return e.delta(gctx, tenantID, CollGroups, func(ctx context.Context, link string, s deltaSink) (string, error) {
 			return groupsDelta(ctx, client, adapter, link, s)
-		}))
-		return nil
+		})
 	})
-	g.Go(func() error {
-		add(e.full(gctx, tenantID, CollDevices, func(ctx context.Context, s deltaSink) error { return devices(ctx, client, adapter, s) }, intuneUnavailable))
-		return nil
+	collection(CollDevices, func() Outcome {
+		return e.full(gctx, tenantID, CollDevices, func(ctx context.Context, s deltaSink) error { return devices(ctx, client, adapter, s) }, intuneUnavailable)
 	})
-	g.Go(func() error {
+	collection(CollMailboxes, func() Outcome {
 		if ov.Concealed != nil && *ov.Concealed {
 			p := remedy.ReportsConcealed
-			add(Outcome{Collection: CollMailboxes, Unavailable: &p})
-			return nil
+			return Outcome{Collection: CollMailboxes, Unavailable: &p}
 		}
-		add(e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
+		return e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
 			_, err := mailboxes(ctx, hc, e.Endpoints.GraphURL, cred, s)
 			return err
-		}, concealedUnavailable))
-		return nil
+		}, concealedUnavailable)
 	})
-	g.Go(func() error {
+	collection(CollUserSecurity, func() Outcome {
 		o, pct := e.security(gctx, tenantID, client, adapter)
-		add(o)
 		if pct != nil {
 			mu.Lock()
 			sum.mfaPercent = pct
 			mu.Unlock()
 		}
-		return nil
+		return o
 	})
-	_ = g.Wait()
+	_ = g.Wait() // every goroutine returns nil: failures are in the outcomes
 	for _, o := range outcomes {
 		if o.Err == nil && o.Unavailable == nil && o.Collection != CollUserSecurity {
 			sum.counts[o.Collection] = o.Count
 		}
 	}
-	if n, err := e.Store.CountWhere(ctx, store.TableUsers, tenantID, "Licenses ne ''"); err == nil {
-		sum.counts["licensedUsers"] = n
+	n, err := e.Store.CountWhere(ctx, store.TableUsers, tenantID, "Licenses ne ''")
+	if err != nil {
+		// Storage failed after the collections were written: fail the run transiently (the
+		// message is redelivered) rather than record a wrong licensed-user count.
+		return outcomes, nil, fmt.Errorf("count licensed users: %w", err)
 	}
+	sum.counts["licensedUsers"] = n
 	return outcomes, sum, nil
 }
 
@@ -329,7 +376,10 @@ func (e *Engine) delta(ctx context.Context, tenantID, coll string, fetch func(co
 		o.Err = err
 		return o
 	}
-	o.Count, _ = e.Store.Count(ctx, tables[coll], tenantID)
+	if o.Count, err = e.Store.Count(ctx, tables[coll], tenantID); err != nil {
+		o.Err = err // the delta link is not saved: the next run repeats this round
+		return o
+	}
 	now := e.now()
 	st.Collection, st.DeltaLink, st.DeltaAt, st.Available, st.Count = coll, next, now, true, o.Count
 	if o.Full {
@@ -354,7 +404,9 @@ func (e *Engine) full(ctx context.Context, tenantID, coll string, fetch func(con
 		if p := unavailable(err); p != nil {
 			// Keep what was stored before: the data is stale, not wrong, and the flag says so.
 			o.Unavailable = p
-			_ = e.Store.PutSyncState(ctx, tenantID, store.SyncState{Collection: coll, Available: false, Reason: p.Message, Remediation: p.Remediation})
+			if err := e.Store.PutSyncState(ctx, tenantID, store.SyncState{Collection: coll, Available: false, Reason: p.Message, Remediation: p.Remediation}); err != nil {
+				o.Unavailable, o.Err = nil, err
+			}
 			return o
 		}
 		o.Err = err
@@ -365,7 +417,10 @@ func (e *Engine) full(ctx context.Context, tenantID, coll string, fetch func(con
 		o.Err = err
 		return o
 	}
-	o.Count, _ = e.Store.Count(ctx, tables[coll], tenantID)
+	if o.Count, err = e.Store.Count(ctx, tables[coll], tenantID); err != nil {
+		o.Err = err
+		return o
+	}
 	if err := e.Store.PutSyncState(ctx, tenantID, store.SyncState{Collection: coll, Available: true, LastFullSync: e.now(), Count: o.Count}); err != nil {
 		o.Err = err
 	}

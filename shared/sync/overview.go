@@ -110,29 +110,60 @@ func readOverview(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter
 	return ov, nil
 }
 
-// batchValue decodes one batch item, turning an error answer into an ODataError with the item's
-// status, code and message (the SDK's own mapping loses the code when no factory is registered).
+// batchValue decodes one batch item. An error answer becomes an ODataError with the item's
+// status, code and message, so it is classified like any other Graph error (the SDK's own
+// mapping, GetBatchResponseById → throwErrors, gives a bare ApiError without the code when no
+// error factory is registered).
 func batchValue[T absser.Parsable](item msgraphgocore.BatchItem, ctor absser.ParsableFactory) (T, error) {
 	var zero T
 	status := int(*item.GetStatus())
-	if status >= 400 {
-		oe := odataerrors.NewODataError()
-		oe.ResponseStatusCode = status
-		me := odataerrors.NewMainError()
-		if body := item.GetBody(); body != nil {
-			if e, ok := body["error"].(map[string]any); ok {
-				if code, ok := e["code"].(string); ok {
-					me.SetCode(&code)
-				}
-				if msg, ok := e["message"].(string); ok {
-					me.SetMessage(&msg)
-				}
-			}
-		}
-		oe.SetErrorEscaped(me)
-		return zero, oe
+	if status < 200 || status >= 300 {
+		return zero, batchError(item, status)
+	}
+	if item.GetBody() == nil {
+		// GetBatchResponseById would parse JSON null and then panic on the nil result's type
+		// assertion (msgraph-sdk-go-core batch_requests.go: `return result.(T), err`).
+		return zero, fmt.Errorf("$batch item %s answered %d without a body", str(item.GetId()), status)
 	}
 	resp := msgraphgocore.NewBatchResponse()
 	resp.AddResponses([]msgraphgocore.BatchItem{item})
 	return msgraphgocore.GetBatchResponseById[T](resp, *item.GetId(), ctor)
+}
+
+// batchError is a failed item's answer as an ODataError. Its message is always set, because
+// msgraph-sdk-go's ODataError.Error() dereferences it without a nil check.
+func batchError(item msgraphgocore.BatchItem, status int) error {
+	oe := odataerrors.NewODataError()
+	oe.ResponseStatusCode = status
+	me := odataerrors.NewMainError()
+	var code, msg string
+	if e, ok := item.GetBody()["error"].(map[string]any); ok {
+		code, msg = bodyString(e["code"]), bodyString(e["message"])
+	}
+	if code != "" {
+		me.SetCode(&code)
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("Microsoft Graph answered HTTP %d to the $batch item without an error message", status)
+	}
+	me.SetMessage(&msg)
+	oe.SetErrorEscaped(me)
+	return oe
+}
+
+// bodyString reads a string out of a batch item's body. msgraph-sdk-go-core decodes the body with
+// kiota's JsonParseNode.GetRawValue, which keeps every JSON string as a *string
+// (kiota-serialization-json-go json_parse_node.go: `case string: s := t; return &s`), and its
+// deserializeValue passes *string through unchanged (batch_item_model.go); a plain string is
+// accepted too in case that changes. JSON null and other types read as "".
+func bodyString(v any) string {
+	switch s := v.(type) {
+	case *string:
+		if s != nil {
+			return *s
+		}
+	case string:
+		return s
+	}
+	return ""
 }

@@ -145,6 +145,7 @@ type Stats struct {
 
 	Sent       int64 `json:"sent"`       // accepted by Send (excludes duplicates)
 	Completed  int64 `json:"completed"`  // settled with Complete
+	Delivered  int64 `json:"delivered"`  // deliveries made: a redelivery counts again
 	Duplicates int64 `json:"duplicates"` // dropped by duplicate detection
 	Expired    int64 `json:"expired"`    // TTL ran out before completion
 }
@@ -170,7 +171,7 @@ type Queue struct {
 	seen      map[string]time.Time
 	seenOrder []seenID
 
-	sent, completed, duplicates, expired int64
+	sent, completed, duplicates, expired, delivered int64
 }
 
 type seenID struct {
@@ -334,6 +335,7 @@ func (q *Queue) takeLocked(now time.Time) (*Delivery, time.Time) {
 			wake = minTime(wake, e.enqueued)
 		default:
 			e.deliveryCount++
+			q.delivered++
 			e.lockToken = uuid.NewString()
 			e.lockedUntil = now.Add(q.opts.LockDuration)
 			q.locks[e.lockToken] = e
@@ -526,6 +528,7 @@ func (q *Queue) Stats() Stats {
 		DeadLettered: len(q.dlq),
 		Sent:         q.sent,
 		Completed:    q.completed,
+		Delivered:    q.delivered,
 		Duplicates:   q.duplicates,
 		Expired:      q.expired,
 	}

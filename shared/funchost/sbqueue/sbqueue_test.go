@@ -162,7 +162,7 @@ func TestCompleteRemoves(t *testing.T) {
 		t.Fatalf("Abandon after Complete: %v, want ErrLockLost", err)
 	}
 	mustEmpty(t, q)
-	if s := q.Stats(); s != (Stats{Sent: 1, Completed: 1}) {
+	if s := q.Stats(); s != (Stats{Sent: 1, Completed: 1, Delivered: 1}) {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -724,7 +724,7 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("zero scheduledEnqueueTime not omitted: %s", b)
 	}
 	sb, _ := json.Marshal(q.Stats())
-	if string(sb) != `{"active":0,"scheduled":0,"locked":1,"deadLettered":0,"sent":1,"completed":0,"duplicates":0,"expired":0}` {
+	if string(sb) != `{"active":0,"scheduled":0,"locked":1,"deadLettered":0,"sent":1,"completed":0,"delivered":1,"duplicates":0,"expired":0}` {
 		t.Errorf("Stats JSON %s", sb)
 	}
 }

@@ -100,6 +100,9 @@ func (s *Service) serveAPI(rw http.ResponseWriter, r *http.Request, rid, crid st
 		c.fail(e)
 		return
 	}
+	if endpointFault(c.w, c.rid, c.crid, s.now(), tc.faults.Fail, rest) {
+		return
+	}
 	if h == nil {
 		c.fail(notFoundFor(c))
 		return

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"sort"
 	"sync"
 )
@@ -29,12 +30,35 @@ type Row struct {
 
 // Recorder is safe for concurrent use.
 type Recorder struct {
-	mu sync.Mutex
-	m  map[Key]*Counts
+	mu      sync.Mutex
+	m       map[Key]*Counts
+	served  map[string]int64 // requests per service
+	changed chan struct{}    // closed and replaced on every Observe (WaitRequests waits on it)
 }
 
 // New returns an empty recorder.
-func New() *Recorder { return &Recorder{m: map[Key]*Counts{}} }
+func New() *Recorder {
+	return &Recorder{m: map[Key]*Counts{}, served: map[string]int64{}, changed: make(chan struct{})}
+}
+
+// WaitRequests blocks until the service has answered at least n requests (batch items
+// included), or ctx ends. Tests use it to act at a known point of a run (e.g. mid-sync) without
+// sleeping.
+func (r *Recorder) WaitRequests(ctx context.Context, service string, n int64) error {
+	for {
+		r.mu.Lock()
+		done, ch := r.served[service] >= n, r.changed
+		r.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
 
 // Observe counts one answer (a whole request, or one $batch item).
 func (r *Recorder) Observe(service, tenantID, endpoint string, status int) {
@@ -50,6 +74,9 @@ func (r *Recorder) Observe(service, tenantID, endpoint string, status int) {
 		r.m[k] = c
 	}
 	c.Requests++
+	r.served[service]++
+	close(r.changed)
+	r.changed = make(chan struct{})
 	switch {
 	case status == 429:
 		c.Throttled++

@@ -210,3 +210,30 @@ func LargeFile(now time.Time) File {
 		},
 	}
 }
+
+// StormSize is the shape of a "storm" scenario; the built-in one is DefaultStorm, tests use smaller.
+type StormSize struct {
+	Tenants, MinUsers, MaxUsers, LatencyMs int
+}
+
+// DefaultStorm is the built-in "storm" scenario's size (issue 9's measurement).
+var DefaultStorm = StormSize{Tenants: 30, MinUsers: 100, MaxUsers: 200, LatencyMs: 300}
+
+// StormFile is the "storm" scenario: the demo's partner and app with generated, healthy, consented
+// customers whose Graph answers every 2nd request 429 (Retry-After: 0.5, fractional as Graph
+// sends it) and every 3rd 503, with added latency. Every tenant must still end succeeded with
+// exactly this data: per-request retries honouring Retry-After are what Microsoft asks of clients
+// (https://learn.microsoft.com/graph/throttling, "Best practices to handle throttling").
+func StormFile(now time.Time, size StormSize) File {
+	return File{
+		Name:    "storm",
+		Seed:    9000009,
+		Partner: demoPartner(),
+		App:     demoApp(now),
+		Generate: &GenerateSpec{
+			Count: size.Tenants, MinUsers: size.MinUsers, MaxUsers: size.MaxUsers,
+			Premium: 1, Intune: 1, ConcealReports: 0, Consented: 1, CSP: 1,
+		},
+		Faults: Faults{ThrottleEvery: 2, RetryAfter: "0.5", UnavailableEvery: 3, LatencyMs: size.LatencyMs},
+	}
+}

@@ -20,10 +20,12 @@ func load(nameOrPath string, now time.Time) (*World, error) {
 		return newWorldWith(DemoFile(now), now, demoOptions())
 	case "large":
 		return newWorld(LargeFile(now), now)
+	case "storm":
+		return newWorld(StormFile(now, DefaultStorm), now)
 	}
 	data, err := os.ReadFile(nameOrPath)
 	if err != nil {
-		return nil, fmt.Errorf("scenario: %w (built-in scenarios: demo, large)", err)
+		return nil, fmt.Errorf("scenario: %w (built-in scenarios: demo, large, storm)", err)
 	}
 	f, err := Parse(data)
 	if err != nil {
@@ -224,6 +226,20 @@ func (v *validator) faults(where, prefix string, f Faults) {
 	v.count(where, prefix+"throttleEvery", f.ThrottleEvery)
 	v.count(where, prefix+"unavailableEvery", f.UnavailableEvery)
 	v.count(where, prefix+"latencyMs", f.LatencyMs)
+	for i, e := range f.Fail {
+		at := fmt.Sprintf("%sfail[%d]", prefix, i)
+		if !strings.HasPrefix(e.Path, "/") || strings.ContainsAny(e.Path, "?#") {
+			v.bad(where, at+".path", "must be a path after /v1.0 without a query (e.g. \"/subscribedSkus\"), got %q", e.Path)
+		}
+		if e.Status < 400 || e.Status > 599 {
+			v.bad(where, at+".status", "must be an HTTP error status (400-599), got %d", e.Status)
+		}
+		if e.RetryAfter != "" {
+			if x, err := strconv.ParseFloat(e.RetryAfter, 64); err != nil || x < 0 {
+				v.bad(where, at+".retryAfter", "must be a non-negative number of seconds, got %q", e.RetryAfter)
+			}
+		}
+	}
 }
 
 func validate(f *File) error {

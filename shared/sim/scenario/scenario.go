@@ -142,6 +142,24 @@ type Faults struct {
 	LatencyMs int `json:"latencyMs,omitempty"`
 	// ExpireDeltaTokens makes every delta token for the tenant invalid (resync required).
 	ExpireDeltaTokens bool `json:"expireDeltaTokens,omitempty"`
+	// Fail makes every Graph request to one path fail, $batch items included.
+	Fail []EndpointFault `json:"fail,omitempty"`
+}
+
+// EndpointFault answers every Graph request to Path with an error: what Graph does when a
+// permission is missing (403 Authorization_RequestDenied), a resource is gone (404), throttling
+// outlasts every retry (429) or a service is down (500, 503). Code and Message go into Graph's
+// error body {"error":{"code","message"}} and are left out of it when empty; NoBody sends no body
+// at all. Graph itself always sends both: the variants model answers a client must survive.
+type EndpointFault struct {
+	// Path is the request path after /v1.0, without the query (e.g. "/subscribedSkus"); compared
+	// case-insensitively, as Graph does.
+	Path       string `json:"path"`
+	Status     int    `json:"status"`
+	Code       string `json:"code,omitempty"`
+	Message    string `json:"message,omitempty"`
+	NoBody     bool   `json:"noBody,omitempty"`
+	RetryAfter string `json:"retryAfter,omitempty"` // sent with the answer when set
 }
 
 // GenerateSpec generates tenants by index, deterministically from the scenario seed.

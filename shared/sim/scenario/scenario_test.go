@@ -401,7 +401,7 @@ func TestDemoScenario(t *testing.T) {
 		switch tn.ID {
 		case DemoLitware, DemoProseware, DemoCohoWinery, DemoFourthCoffee:
 		default:
-			if tn.Faults != (Faults{}) {
+			if !reflect.DeepEqual(tn.Faults, Faults{}) {
 				t.Errorf("%s has faults %+v", tn.DisplayName, tn.Faults)
 			}
 		}

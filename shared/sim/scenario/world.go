@@ -134,7 +134,7 @@ type StepResult struct {
 	LicencesReassigned                     int
 }
 
-// Load reads a scenario file, or a built-in scenario by name ("demo", "large").
+// Load reads a scenario file, or a built-in scenario by name ("demo", "large", "storm").
 func Load(nameOrPath string, now time.Time) (*World, error) { return load(nameOrPath, now) }
 
 // New builds a world from a scenario. now anchors relative dates (GDAP end dates, creation times).
