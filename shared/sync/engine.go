@@ -65,6 +65,9 @@ type Outcome struct {
 	// concealed reports): not an error, the rest still syncs.
 	Unavailable *remedy.Problem
 	Err         error
+	// Skipped counts source rows left out as unusable (mailbox report rows without a real name).
+	Skipped    int
+	SkipReason string
 }
 
 // Result is a run's outcome.
@@ -123,7 +126,8 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}
 	run.Collections = map[string]domain.RunCollection{}
 	for _, o := range outcomes {
-		rc := domain.RunCollection{Full: o.Full, Count: o.Count, Written: o.Stats.Written, Unchanged: o.Stats.Unchanged, Deleted: o.Stats.Deleted, Transactions: o.Stats.Transactions}
+		rc := domain.RunCollection{Full: o.Full, Count: o.Count, Written: o.Stats.Written, Unchanged: o.Stats.Unchanged, Deleted: o.Stats.Deleted, Transactions: o.Stats.Transactions,
+			Skipped: o.Skipped}
 		if o.Unavailable != nil {
 			rc.Unavailable = o.Unavailable.Code
 		}
@@ -147,7 +151,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 		tr.ErrorCode, tr.ErrorMessage, tr.Remediation = problem.Code, problem.Message, problem.Remediation
 	}
 	for _, o := range outcomes {
-		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil}
+		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil, Skipped: o.Skipped, SkipReason: o.SkipReason}
 		if p := o.Unavailable; p != nil {
 			cs.Code, cs.Reason, cs.Remediation = p.Code, p.Message, p.Remediation
 		} else if o.Err != nil {
@@ -245,10 +249,14 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 			add(Outcome{Collection: CollMailboxes, Unavailable: &p})
 			return nil
 		}
-		add(e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
-			_, err := mailboxes(ctx, hc, e.Endpoints.GraphURL, cred, s)
+		var st mailboxStats
+		o := e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
+			var err error
+			st, err = mailboxes(ctx, hc, e.Endpoints.GraphURL, cred, ov.Concealed, s)
 			return err
-		}, concealedUnavailable))
+		}, concealedUnavailable)
+		o.Skipped, o.SkipReason = st.Skipped(), st.skipReason()
+		add(o)
 		return nil
 	})
 	g.Go(func() error {
