@@ -28,6 +28,8 @@ type Tenant struct {
 	Collections map[string]CollectionStatus `json:"collections,omitempty"`
 	// MFARegisteredPercent is the share of users registered for MFA; nil when unknown.
 	MFARegisteredPercent *float64 `json:"mfaRegisteredPercent,omitempty"`
+	// MFASource says where the tenant's MFA state comes from (MFASourceReport, ...).
+	MFASource string `json:"mfaSource,omitempty"`
 }
 
 // Relationship is the tenant's best GDAP relationship.

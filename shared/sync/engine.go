@@ -10,9 +10,7 @@ import (
 	gosync "sync"
 	"time"
 
-	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
-	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"golang.org/x/sync/errgroup"
 
@@ -143,6 +141,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	tr := store.TenantSyncResult{State: state, RunID: run.RunID, Collections: map[string]store.CollectionStatus{}}
 	if summary != nil {
 		tr.DisplayName, tr.DefaultDomain, tr.Counts, tr.MFARegisteredPercent = summary.displayName, summary.defaultDomain, summary.counts, summary.mfaPercent
+		tr.MFASource = summary.mfaSource
 	}
 	if state != domain.SyncFailed {
 		tr.SucceededAt = run.FinishedAt
@@ -180,6 +179,7 @@ type summary struct {
 	displayName, defaultDomain string
 	counts                     map[string]int
 	mfaPercent                 *float64
+	mfaSource                  string
 }
 
 // collect reads every collection. A returned error means the tenant could not be read at all.
@@ -260,11 +260,20 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		return nil
 	})
 	g.Go(func() error {
-		o, pct := e.security(gctx, tenantID, client, adapter)
+		mc := mfaClients{client: client, adapter: adapter}
+		if u := betaURL(e.Endpoints.GraphURL); u != "" {
+			ep := e.Endpoints
+			ep.GraphURL = u
+			if _, beta, err := graphclient.NewWithRetry(cred, ep, retry); err == nil {
+				mc.beta = beta
+			}
+		}
+		o, mfa := e.security(gctx, tenantID, mc)
 		add(o)
-		if pct != nil {
+		if mfa.Total > 0 && o.Err == nil {
+			pct := float64(mfa.Registered) * 100 / float64(mfa.Total)
 			mu.Lock()
-			sum.mfaPercent = pct
+			sum.mfaPercent, sum.mfaSource = &pct, mfa.Source
 			mu.Unlock()
 		}
 		return nil
@@ -414,33 +423,43 @@ func intv(p *int32) int {
 	return int(*p)
 }
 
-// security syncs MFA registration and last sign-in into UserSecurity.
-func (e *Engine) security(ctx context.Context, tenantID string, client *msgraphsdk.GraphServiceClient, adapter abstractions.RequestAdapter) (Outcome, *float64) {
-	signIn, signErr := signIns(ctx, client, adapter)
+// security syncs MFA state and last sign-in into UserSecurity: from the registration report, or,
+// where that needs the Entra ID P1/P2 the tenant lacks, from the fallback (mfa.go).
+func (e *Engine) security(ctx context.Context, tenantID string, mc mfaClients) (Outcome, mfaOutcome) {
+	var mfa mfaOutcome
+	signIn, signErr := signIns(ctx, mc.client, mc.adapter)
 	var premium *remedy.Problem
 	if signErr != nil {
 		if premium = premiumUnavailable(signErr); premium == nil {
-			return Outcome{Collection: CollUserSecurity, Err: signErr}, nil
+			return Outcome{Collection: CollUserSecurity, Err: signErr}, mfa
 		}
 		signIn = map[string]time.Time{}
 	}
-	var registered, total int
 	o := e.full(ctx, tenantID, CollUserSecurity, func(ctx context.Context, s deltaSink) error {
 		var err error
-		registered, total, err = mfaRegistrations(ctx, client, adapter, signIn, s)
+		mfa.Registered, mfa.Total, err = mfaRegistrations(ctx, mc.client, mc.adapter, signIn, s)
+		mfa.Source = domain.MFASourceReport
+		if p := premiumUnavailable(err); p != nil {
+			premium = p
+			if mfa, err = mfaFallback(ctx, mc, signIn, s); errors.Is(err, errMFADenied) {
+				return fmt.Errorf("%w: %w", remedy.MFAStateUnavailable, err)
+			}
+		}
 		if err != nil {
 			return err
 		}
 		return signInsOnly(ctx, signIn, s)
-	}, premiumUnavailable)
+	}, func(err error) *remedy.Problem {
+		if errors.Is(err, remedy.MFAStateUnavailable) {
+			p := remedy.MFAStateUnavailable
+			return &p
+		}
+		return premiumUnavailable(err)
+	})
 	if o.Unavailable == nil && premium != nil && o.Err == nil {
 		o.Unavailable = premium // MFA synced, sign-ins not: say why
 	}
-	if total == 0 || o.Err != nil {
-		return o, nil
-	}
-	pct := float64(registered) * 100 / float64(total)
-	return o, &pct
+	return o, mfa
 }
 
 func (e *Engine) now() time.Time {
