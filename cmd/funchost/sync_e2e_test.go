@@ -700,6 +700,23 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 		if c := s.sim.Metrics.Total("graph", scenario.DemoProseware); c.Errors == 0 {
 			t.Errorf("Proseware: the simulator served no 503s (%+v): the outage storm was not exercised", c)
 		}
+		// The MFA fallback's batch items were throttled too, and re-sent until answered.
+		fallbackThrottled := map[string]int64{}
+		for _, r := range s.sim.Metrics.Rows() {
+			if r.TenantID == scenario.DemoFabrikamLegal && strings.Contains(r.Endpoint, "/authentication/") {
+				fallbackThrottled[r.Endpoint] += r.Throttled
+			}
+		}
+		for _, ep := range []string{"GET /users/{id}/authentication/methods", "GET /beta/users/{id}/authentication/requirements"} {
+			if fallbackThrottled[ep] == 0 {
+				t.Errorf("Fabrikam Legal: no throttled %s (%v): the fallback's retries were not exercised", ep, fallbackThrottled)
+			}
+		}
+		if runs := s.runs(t, scenario.DemoFabrikamLegal); len(runs) != 1 || runs[0].State != domain.SyncPartial || runs[0].Error != nil {
+			t.Errorf("Fabrikam Legal runs %+v: want one partial run (sign-ins only missing) without error", runs)
+		} else {
+			t.Logf("Fabrikam Legal: %+v; run took %s", s.sim.Metrics.Total("graph", scenario.DemoFabrikamLegal), runs[0].FinishedAt.Sub(runs[0].StartedAt))
+		}
 		for _, id := range []string{scenario.DemoLitware, scenario.DemoProseware} {
 			runs := s.runs(t, id)
 			// Retries happen inside the run; a redelivery would still be the same run id.

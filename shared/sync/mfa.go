@@ -48,7 +48,6 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/graphclient"
 )
 
 // methodName maps an authenticationMethod subtype to the registration report's methodsRegistered
@@ -316,14 +315,11 @@ func perUserStates(ctx context.Context, mc mfaClients, ids []string) (map[string
 	return out, nil
 }
 
-// maxBatchItems is Graph's $batch limit; mfaBatchRounds bounds the re-sends of throttled items.
-const (
-	maxBatchItems  = 20
-	mfaBatchRounds = 6
-)
+// maxBatchItems is Graph's $batch limit.
+const maxBatchItems = 20
 
-// itemAnswer is one batch item's final answer: the JSON body on success, else err (an ODataError
-// with the item's status, code and message).
+// itemAnswer is one request's final answer: the JSON body on success, else err (an ODataError with
+// the status, code and message).
 type itemAnswer struct {
 	status int
 	body   []byte
@@ -331,50 +327,52 @@ type itemAnswer struct {
 }
 
 // batchGet sends up to 20 GETs as one $batch. Graph throttles items on their own (429 with their
-// own Retry-After) and the SDK does not retry them, so throttled items are re-sent in a smaller
-// batch after the longest Retry-After; what is still throttled after mfaBatchRounds comes back as
-// its error.
+// own Retry-After) and the SDK does not retry them, so each throttled item is re-sent on its own
+// through the SDK's pipeline, where the RetryHandler honours Retry-After with backoff. (Re-batching
+// them is worse: a lone item always travels right behind its batch's POST, so a throttle that hits
+// every other request can hit that item on every round.)
 func batchGet(ctx context.Context, adapter abstractions.RequestAdapter, reqs map[string]*abstractions.RequestInformation) (map[string]itemAnswer, error) {
-	out := map[string]itemAnswer{}
-	for round := 0; len(reqs) > 0; round++ {
-		batch := msgraphgocore.NewBatchRequest(adapter)
-		keys := map[string]string{} // item id → key
-		for key, ri := range reqs {
-			item, err := batch.AddBatchRequestStep(*ri)
-			if err != nil {
-				return nil, err
-			}
-			keys[str(item.GetId())] = key
-		}
-		resp, err := batch.Send(ctx, adapter)
+	batch := msgraphgocore.NewBatchRequest(adapter)
+	keys := map[string]string{} // item id → key
+	for key, ri := range reqs {
+		item, err := batch.AddBatchRequestStep(*ri)
 		if err != nil {
 			return nil, err
 		}
-		var wait time.Duration
-		for id, key := range keys {
-			item := resp.GetResponseById(id)
-			if item == nil || item.GetStatus() == nil {
-				return nil, fmt.Errorf("$batch answer lacks an item for %s", key)
-			}
-			a := decodeItem(item)
-			if isThrottledStatus(a.status) && round < mfaBatchRounds-1 {
-				wait = max(wait, graphclient.RetryDelay(item.GetHeaders()["Retry-After"], round, 500*time.Millisecond, 30*time.Second, time.Now()))
-				continue
-			}
-			out[key] = a
-			delete(reqs, key)
+		keys[str(item.GetId())] = key
+	}
+	resp, err := batch.Send(ctx, adapter)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]itemAnswer{}
+	for id, key := range keys {
+		item := resp.GetResponseById(id)
+		if item == nil || item.GetStatus() == nil {
+			return nil, fmt.Errorf("$batch answer lacks an item for %s", key)
 		}
-		if len(reqs) > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
+		a := decodeItem(item)
+		if isThrottledStatus(a.status) {
+			if a, err = sendOne(ctx, adapter, reqs[key]); err != nil {
+				return nil, err
 			}
 		}
+		out[key] = a
 	}
 	return out, nil
+}
+
+// sendOne sends one GET through the SDK (retries included) and returns its raw JSON answer.
+func sendOne(ctx context.Context, adapter abstractions.RequestAdapter, ri *abstractions.RequestInformation) (itemAnswer, error) {
+	b, err := adapter.SendPrimitive(ctx, ri, "[]byte", abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+	if err != nil {
+		if _, _, status, ok := odata(err); ok {
+			return itemAnswer{status: status, err: err}, nil
+		}
+		return itemAnswer{}, err // transport or token failure
+	}
+	body, _ := b.([]byte)
+	return itemAnswer{status: http.StatusOK, body: body}, nil
 }
 
 // decodeItem reads an item's status and body; error bodies become ODataErrors (code and message

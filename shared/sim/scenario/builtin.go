@@ -91,7 +91,8 @@ func fullGDAP() []RelationshipSpec {
 //	Contoso Dental       healthy: consented, premium, Intune, CSP + full GDAP; user 0 has 250 proxy addresses;
 //	                     every 7th mailbox shows as "(Unknown)" in the usage report
 //	Fabrikam Legal       no Entra ID premium: signInActivity and the MFA registration report answer 403;
-//	                     per-user MFA; every 5th mailbox has a "<PII:...>" name in the usage report
+//	                     per-user MFA; every 5th mailbox has a "<PII:...>" name in the usage report;
+//	                     every 3rd Graph request 429 (so the MFA fallback's $batch items are throttled)
 //	Northwind Traders    no Intune: managed devices answer 403
 //	Tailspin Toys        report concealment on
 //	Woodgrove Bank       not consented; GDAP includes Application Administrator: Partner Center consent works
@@ -150,6 +151,7 @@ func DemoFile(now time.Time) File {
 	t.CustomDomain = "fabrikamlegal.com"
 	t.Premium = false // Business Standard + Intune: no Entra ID P1/P2; MFA through per-user MFA
 	t.ReportRedactedEvery = 5
+	t.Faults = &Faults{ThrottleEvery: 3, RetryAfter: "0.5"}
 
 	byID[DemoContosoDental].ReportUnknownEvery = 7
 
