@@ -729,6 +729,58 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 	})
 }
 
+// A tenant without P1/P2 whose consent predates the MFA fallback's permissions (Partner Center does
+// not update an existing consent). Without Policy.Read.All, registration still comes from each
+// user's methods (mfaSource methods; whether MFA is required stays unknown). Without
+// UserAuthenticationMethod.Read.All as well, MFA state is unavailable with the re-consent fix, and
+// the rest of the tenant still syncs.
+func TestMFAFallbackWithOldConsent(t *testing.T) {
+	s := startStack(t)
+	appID := s.sim.World.App().AppID
+	coho, fab := scenario.DemoCohoWinery, scenario.DemoFabrikamLegal
+	if err := s.sim.Directory.WithdrawRoles(coho, appID, "Policy.Read.All"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.Directory.WithdrawRoles(fab, appID, "Policy.Read.All", "UserAuthenticationMethod.Read.All"); err != nil {
+		t.Fatal(err)
+	}
+	s.discover(t)
+	s.fanout(t)
+	if q := s.waitIdle(t); q.DeadLettered != 0 || q.Completed != q.Sent {
+		t.Fatalf("queue %+v: want every message completed", q)
+	}
+
+	t.Run("methods only", func(t *testing.T) {
+		tt := truthTenant(t, s, coho)
+		users := liveUsers(tt)
+		tn := s.tenant(t, coho)
+		if tn.MFASource != domain.MFASourceMethods || tn.MFARegisteredPercent == nil || math.Abs(*tn.MFARegisteredPercent-mfaPercent(users)) > 0.01 {
+			t.Errorf("mfaSource %q mfaRegisteredPercent %v, want methods and %.2f", tn.MFASource, tn.MFARegisteredPercent, mfaPercent(users))
+		}
+		if cs := tn.Collections["userSecurity"]; cs.Code != "PremiumRequired" || tn.Sync.State != domain.SyncPartial {
+			t.Errorf("userSecurity %+v, sync %+v: want PremiumRequired (sign-ins) on a partial run", cs, tn.Sync)
+		}
+		got := decodeAll[apiUser](t, s.pageAll(t, "/api/tenants/"+coho+"/users?$top=999"))
+		if len(got) != len(users) {
+			t.Errorf("%d users, want %d", len(got), len(users))
+		}
+		for _, u := range got {
+			w := users[u.ID]
+			if u.MFARegistered == nil || *u.MFARegistered != w.MFARegistered || u.MFASource != domain.MFASourceMethods || u.MFARequired != nil || u.PerUserMFAState != "" {
+				t.Errorf("user %s mfaRegistered %v source %q required %v perUser %q, want %v from methods, requirement unknown",
+					u.UserPrincipalName, u.MFARegistered, u.MFASource, u.MFARequired, u.PerUserMFAState, w.MFARegistered)
+			}
+		}
+	})
+	t.Run("no methods either", func(t *testing.T) {
+		checkSynced(t, s, fab, map[string]string{"userSecurity": "MFAStateUnavailable"})
+		cs := s.tenant(t, fab).Collections["userSecurity"]
+		if !strings.Contains(cs.Remediation, "UserAuthenticationMethod.Read.All") || !strings.Contains(cs.Remediation, "consent") {
+			t.Errorf("userSecurity remediation %q does not say which permissions to re-consent", cs.Remediation)
+		}
+	})
+}
+
 // ---- 2. a delta round after the simulator's mutations ----
 
 func TestDeltaRoundAfterMutations(t *testing.T) {

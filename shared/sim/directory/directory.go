@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -287,6 +288,20 @@ func (d *Directory) GrantRoles(tenantID, appID string, roles ...string) error {
 		return ErrNotFound
 	}
 	sp.Roles = mergeRoles(sp.Roles, roles)
+	return nil
+}
+
+// WithdrawRoles removes Graph roles from an existing service principal: an admin deleting the app
+// role assignments, or a consent given before the app asked for them (Partner Center does not
+// update an existing consent).
+func (d *Directory) WithdrawRoles(tenantID, appID string, roles ...string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sp := d.sps[strings.ToLower(tenantID)][appID]
+	if sp == nil {
+		return ErrNotFound
+	}
+	sp.Roles = slices.DeleteFunc(sp.Roles, func(r string) bool { return slices.Contains(roles, r) })
 	return nil
 }
 
