@@ -260,7 +260,7 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		return nil
 	})
 	g.Go(func() error {
-		mc := mfaClients{client: client, adapter: adapter}
+		mc := mfaClients{client: client, adapter: adapter, log: log}
 		if u := betaURL(e.Endpoints.GraphURL); u != "" {
 			ep := e.Endpoints
 			ep.GraphURL = u

@@ -36,6 +36,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -138,6 +139,7 @@ type mfaClients struct {
 	client  *msgraphsdk.GraphServiceClient
 	adapter abstractions.RequestAdapter
 	beta    abstractions.RequestAdapter
+	log     *slog.Logger // carries the tenant and run ids
 }
 
 // mfaOutcome summarises a fallback run.
@@ -156,6 +158,9 @@ func mfaFallback(ctx context.Context, mc mfaClients, lastSignIn map[string]time.
 	if err != nil {
 		return out, err
 	}
+	if sd == nil {
+		mc.log.Warn("security defaults policy unreadable (Policy.Read.All not granted?): MFA requirement left unknown")
+	}
 	ids, err := userIDs(ctx, mc.client, mc.adapter)
 	if err != nil {
 		return out, err
@@ -173,7 +178,9 @@ func mfaFallback(ctx context.Context, mc mfaClients, lastSignIn map[string]time.
 				if isThrottled(err) {
 					return out, err
 				}
-				perUserRead, perUser = false, map[string]string{} // beta failed: methods alone
+				// Beta failed: the methods alone (users already written keep their state).
+				mc.log.Warn("per-user MFA state unreadable: MFA requirement left unknown", "error", err)
+				perUserRead, perUser = false, map[string]string{}
 			}
 		}
 		for _, id := range chunk {
