@@ -399,7 +399,7 @@ func TestDemoScenario(t *testing.T) {
 			t.Errorf("%s has %d users", tn.DisplayName, n)
 		}
 		switch tn.ID {
-		case DemoLitware, DemoProseware, DemoCohoWinery, DemoFourthCoffee:
+		case DemoLitware, DemoProseware, DemoCohoWinery, DemoFourthCoffee, DemoFabrikamLegal:
 		default:
 			if tn.Faults != (Faults{}) {
 				t.Errorf("%s has faults %+v", tn.DisplayName, tn.Faults)
@@ -708,6 +708,9 @@ func TestMFAAndReportAnomalies(t *testing.T) {
 		return tn
 	}
 	coho, fab, contoso := get(DemoCohoWinery), get(DemoFabrikamLegal), get(DemoContosoDental)
+	if fab.Faults != (Faults{ThrottleEvery: 3, RetryAfter: "0.5"}) {
+		t.Errorf("Fabrikam Legal faults %+v, want every 3rd request throttled (the MFA fallback under throttling)", fab.Faults)
+	}
 	if coho.Premium || !coho.SecurityDefaults || fab.Premium || fab.SecurityDefaults || !contoso.Premium {
 		t.Fatalf("flags: coho premium %v sd %v, fabrikam premium %v sd %v", coho.Premium, coho.SecurityDefaults, fab.Premium, fab.SecurityDefaults)
 	}
