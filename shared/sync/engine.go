@@ -10,6 +10,7 @@ import (
 	gosync "sync"
 	"time"
 
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"golang.org/x/sync/errgroup"
@@ -260,14 +261,18 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		return nil
 	})
 	g.Go(func() error {
-		mc := mfaClients{client: client, adapter: adapter, log: log}
-		if u := betaURL(e.Endpoints.GraphURL); u != "" {
+		mc := mfaClients{client: client, adapter: adapter, log: log, newBeta: func() abstractions.RequestAdapter {
+			u := betaURL(e.Endpoints.GraphURL)
+			if u == "" {
+				return nil
+			}
 			ep := e.Endpoints
 			ep.GraphURL = u
 			if _, beta, err := graphclient.NewWithRetry(cred, ep, retry); err == nil {
-				mc.beta = beta
+				return beta
 			}
-		}
+			return nil
+		}}
 		o, mfa := e.security(gctx, tenantID, mc)
 		add(o)
 		if mfa.Total > 0 && o.Err == nil {

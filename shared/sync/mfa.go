@@ -134,11 +134,12 @@ func fallbackSource(securityDefaults *bool, perUserRead bool) string {
 	return domain.MFASourceMethods
 }
 
-// mfaClients are what the fallback reads with: the v1.0 client and adapter, and a beta adapter
-// (nil when the cloud's Graph URL has no beta counterpart).
+// mfaClients are what the fallback reads with: the v1.0 client and adapter, and newBeta, which
+// builds a beta adapter when per-user states are needed (nil when the cloud has no beta).
 type mfaClients struct {
 	client  *msgraphsdk.GraphServiceClient
 	adapter abstractions.RequestAdapter
+	newBeta func() abstractions.RequestAdapter
 	beta    abstractions.RequestAdapter
 	log     *slog.Logger // carries the tenant and run ids
 }
@@ -166,7 +167,11 @@ func mfaFallback(ctx context.Context, mc mfaClients, lastSignIn map[string]time.
 	if err != nil {
 		return out, err
 	}
-	perUserRead := sd != nil && !*sd && mc.beta != nil
+	perUserRead := sd != nil && !*sd
+	if perUserRead && mc.newBeta != nil {
+		mc.beta = mc.newBeta()
+	}
+	perUserRead = perUserRead && mc.beta != nil
 	for start := 0; start < len(ids); start += maxBatchItems {
 		chunk := ids[start:min(start+maxBatchItems, len(ids))]
 		methods, err := userMethods(ctx, mc, chunk)
