@@ -288,7 +288,7 @@ func waitWithProgress(ctx context.Context, host *funchost.Host, total int64) err
 func printTable(tenants []domain.Tenant) {
 	sort.Slice(tenants, func(i, j int) bool { return tenants[i].DisplayName < tenants[j].DisplayName })
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\n  TENANT\tCONSENT\tUSERS\tLICENCES\tGROUPS\tDEVICES\tMAILBOXES\tMFA\tSTATE\tPROBLEM AND FIX")
+	fmt.Fprintln(tw, "\n  TENANT\tCONSENT\tUSERS\tLICENCES\tGROUPS\tDEVICES\tMAILBOXES\tMFA (SOURCE)\tSTATE\tPROBLEM AND FIX")
 	for _, t := range tenants {
 		consent := t.Consent.State
 		if t.Consent.Method != "" {
@@ -296,7 +296,7 @@ func printTable(tenants []domain.Tenant) {
 		}
 		mfa := "-"
 		if t.MFARegisteredPercent != nil {
-			mfa = fmt.Sprintf("%.0f%%", *t.MFARegisteredPercent)
+			mfa = fmt.Sprintf("%.0f%% (%s)", *t.MFARegisteredPercent, t.MFASource)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", trunc(t.DisplayName, 22), consent, t.Counts.Users, t.Counts.Skus,
 			t.Counts.Groups, t.Counts.Devices, t.Counts.Mailboxes, mfa, t.Sync.State, problem(t))

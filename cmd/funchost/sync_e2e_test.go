@@ -302,11 +302,15 @@ func checkUsers(t *testing.T, s *stack, id string, securityAvailable bool) {
 			t.Errorf("user %s has %d aliases, want %d (%v vs %v)", u.UserPrincipalName, len(g), len(w), g, w)
 		}
 		if securityAvailable {
-			if u.MFARegistered == nil || *u.MFARegistered != w.MFARegistered || u.IsAdmin != w.IsAdmin {
-				t.Errorf("user %s mfaRegistered=%v isAdmin=%v, want %v %v", u.UserPrincipalName, u.MFARegistered, u.IsAdmin, w.MFARegistered, w.IsAdmin)
+			if u.MFARegistered == nil || *u.MFARegistered != w.MFARegistered {
+				t.Errorf("user %s mfaRegistered=%v, want %v", u.UserPrincipalName, u.MFARegistered, w.MFARegistered)
 			}
+			checkUserMFASource(t, tt, u, w)
 			if tt.Premium && !u.LastSignIn.Equal(w.LastSignIn) {
 				t.Errorf("user %s lastSignInDateTime %v, want %v", u.UserPrincipalName, u.LastSignIn, w.LastSignIn)
+			}
+			if !tt.Premium && !u.LastSignIn.IsZero() {
+				t.Errorf("user %s has a sign-in date %v the tenant cannot provide", u.UserPrincipalName, u.LastSignIn)
 			}
 		} else if u.MFARegistered != nil || !u.LastSignIn.IsZero() {
 			t.Errorf("user %s carries MFA/sign-in data (%v, %v) the tenant cannot provide", u.UserPrincipalName, u.MFARegistered, u.LastSignIn)
@@ -319,6 +323,47 @@ func checkUsers(t *testing.T, s *stack, id string, securityAvailable bool) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("users API lists %d users, the scenario has %d live", len(got), len(want))
+	}
+}
+
+// wantMFASource is where a tenant's MFA state must come from: Microsoft's registration report
+// with Entra ID P1/P2, else the security defaults policy or per-user MFA (with registered methods).
+func wantMFASource(tt *scenario.Tenant) string {
+	switch {
+	case tt.Premium:
+		return domain.MFASourceReport
+	case tt.SecurityDefaults:
+		return domain.MFASourceSecurityDefaults
+	}
+	return domain.MFASourcePerUser
+}
+
+// checkUserMFASource checks a user's MFA fields against the source the tenant allows.
+func checkUserMFASource(t *testing.T, tt *scenario.Tenant, u apiUser, w scenario.User) {
+	t.Helper()
+	if tt.Premium {
+		// isAdmin comes with the registration report only.
+		if u.MFASource != domain.MFASourceReport || u.IsAdmin != w.IsAdmin || u.MFARequired != nil || u.PerUserMFAState != "" {
+			t.Errorf("user %s mfaSource %q isAdmin %v mfaRequired %v perUserMfaState %q, want the registration report's (isAdmin %v)",
+				u.UserPrincipalName, u.MFASource, u.IsAdmin, u.MFARequired, u.PerUserMFAState, w.IsAdmin)
+		}
+		return
+	}
+	wantRequired, wantPerUser := true, ""
+	if !tt.SecurityDefaults {
+		wantRequired, wantPerUser = w.PerUserMFA == "enabled" || w.PerUserMFA == "enforced", w.PerUserMFA
+	}
+	if u.MFASource != domain.MFASourceMethods || u.MFARequired == nil || *u.MFARequired != wantRequired || u.PerUserMFAState != wantPerUser {
+		t.Errorf("user %s mfaSource %q mfaRequired %v perUserMfaState %q, want methods, %v, %q", u.UserPrincipalName, u.MFASource,
+			u.MFARequired, u.PerUserMFAState, wantRequired, wantPerUser)
+	}
+	for _, m := range w.MethodsRegistered {
+		if m == "microsoftAuthenticatorPasswordless" {
+			m = "microsoftAuthenticatorPush" // the methods API does not tell the two apart
+		}
+		if !slices.Contains(u.MFAMethods, m) {
+			t.Errorf("user %s mfaMethods %v lack %s (registered %v)", u.UserPrincipalName, u.MFAMethods, m, w.MethodsRegistered)
+		}
 	}
 }
 
@@ -395,14 +440,27 @@ func checkLicences(t *testing.T, s *stack, id string) {
 	}
 }
 
+// mailboxUsers are the live users whose mailbox the usage report names properly (rows shown as
+// "(Unknown)" or with a redacted name are skipped, see reportAnomalies).
 func mailboxUsers(tt *scenario.Tenant) map[string]scenario.User {
 	out := map[string]scenario.User{}
 	for _, u := range liveUsers(tt) {
-		if u.HasMailbox {
+		if u.HasMailbox && u.ReportUPN == u.UserPrincipalName {
 			out[strings.ToLower(u.UserPrincipalName)] = u
 		}
 	}
 	return out
+}
+
+// reportAnomalies counts the live mailboxes the usage report shows without a usable name.
+func reportAnomalies(tt *scenario.Tenant) int {
+	n := 0
+	for _, u := range liveUsers(tt) {
+		if u.HasMailbox && u.ReportUPN != u.UserPrincipalName {
+			n++
+		}
+	}
+	return n
 }
 
 func checkMailboxes(t *testing.T, s *stack, id string, available bool) {
@@ -428,7 +486,17 @@ func checkMailboxes(t *testing.T, s *stack, id string, available bool) {
 		}
 	}
 	if len(got) != len(want) {
-		t.Errorf("mailboxes API lists %d, the scenario has %d live users with a mailbox", len(got), len(want))
+		t.Errorf("mailboxes API lists %d, the scenario has %d live users with a mailbox named in the report", len(got), len(want))
+	}
+	// Rows without a usable name are skipped and counted, on the tenant and on the run.
+	skipped := reportAnomalies(tt)
+	tn := s.tenant(t, id)
+	cs := tn.Collections["mailboxes"]
+	if cs.Skipped != skipped || (skipped > 0) != (cs.SkipReason != "") {
+		t.Errorf("collections.mailboxes %+v, want %d skipped with a reason", cs, skipped)
+	}
+	if run, n := findRun(s.runs(t, id), tn.Sync.LastRunID); n == 0 || run.Collections["mailboxes"].Skipped != skipped {
+		t.Errorf("run %s mailboxes %+v, want %d skipped", tn.Sync.LastRunID, run.Collections["mailboxes"], skipped)
 	}
 }
 
@@ -481,7 +549,10 @@ func checkSynced(t *testing.T, s *stack, id string, unavailable map[string]strin
 	if tn.Counts != want {
 		t.Errorf("counts %+v, want %+v", tn.Counts, want)
 	}
-	_, noSecurity := unavailable["userSecurity"]
+	noSecurity := unavailable["userSecurity"] == "MFAStateUnavailable"
+	if !noSecurity && tn.MFASource != wantMFASource(tt) {
+		t.Errorf("mfaSource %q, want %q", tn.MFASource, wantMFASource(tt))
+	}
 	switch {
 	case noSecurity && tn.MFARegisteredPercent != nil:
 		t.Errorf("mfaRegisteredPercent %v though MFA registration is unavailable", *tn.MFARegisteredPercent)
@@ -516,13 +587,20 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 		t.Errorf("queue %+v: want the 8 consented tenants sent and completed, none dead-lettered", q)
 	}
 
-	healthy := []string{scenario.DemoContosoDental, scenario.DemoLitware, scenario.DemoProseware, scenario.DemoWideWorldImporters, scenario.DemoCohoWinery}
+	healthy := []string{scenario.DemoContosoDental, scenario.DemoLitware, scenario.DemoProseware, scenario.DemoWideWorldImporters}
 	for _, id := range healthy {
 		t.Run("healthy/"+truthTenant(t, s, id).DisplayName, func(t *testing.T) { checkSynced(t, s, id, nil) })
 	}
-	t.Run("degraded/Fabrikam Legal (no premium)", func(t *testing.T) {
-		checkSynced(t, s, scenario.DemoFabrikamLegal, map[string]string{"userSecurity": "PremiumRequired"})
-	})
+	// Without Entra ID P1/P2: no sign-in dates (PremiumRequired, whose text says MFA comes from the
+	// fallback), MFA state from per-user MFA (Fabrikam Legal) or security defaults (Coho Winery).
+	for _, id := range []string{scenario.DemoFabrikamLegal, scenario.DemoCohoWinery} {
+		t.Run("degraded/"+truthTenant(t, s, id).DisplayName+" (no premium)", func(t *testing.T) {
+			checkSynced(t, s, id, map[string]string{"userSecurity": "PremiumRequired"})
+			if cs := s.tenant(t, id).Collections["userSecurity"]; !strings.Contains(cs.Reason, "MFA state is derived") {
+				t.Errorf("userSecurity reason %q does not say where MFA state comes from", cs.Reason)
+			}
+		})
+	}
 	t.Run("degraded/Northwind Traders (no Intune)", func(t *testing.T) {
 		checkSynced(t, s, scenario.DemoNorthwindTraders, map[string]string{"devices": "IntuneNotLicensed"})
 	})
@@ -622,6 +700,23 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 		if c := s.sim.Metrics.Total("graph", scenario.DemoProseware); c.Errors == 0 {
 			t.Errorf("Proseware: the simulator served no 503s (%+v): the outage storm was not exercised", c)
 		}
+		// The MFA fallback's batch items were throttled too, and re-sent until answered.
+		fallbackThrottled := map[string]int64{}
+		for _, r := range s.sim.Metrics.Rows() {
+			if r.TenantID == scenario.DemoFabrikamLegal && strings.Contains(r.Endpoint, "/authentication/") {
+				fallbackThrottled[r.Endpoint] += r.Throttled
+			}
+		}
+		for _, ep := range []string{"GET /users/{id}/authentication/methods", "GET /beta/users/{id}/authentication/requirements"} {
+			if fallbackThrottled[ep] == 0 {
+				t.Errorf("Fabrikam Legal: no throttled %s (%v): the fallback's retries were not exercised", ep, fallbackThrottled)
+			}
+		}
+		if runs := s.runs(t, scenario.DemoFabrikamLegal); len(runs) != 1 || runs[0].State != domain.SyncPartial || runs[0].Error != nil {
+			t.Errorf("Fabrikam Legal runs %+v: want one partial run (sign-ins only missing) without error", runs)
+		} else {
+			t.Logf("Fabrikam Legal: %+v; run took %s", s.sim.Metrics.Total("graph", scenario.DemoFabrikamLegal), runs[0].FinishedAt.Sub(runs[0].StartedAt))
+		}
 		for _, id := range []string{scenario.DemoLitware, scenario.DemoProseware} {
 			runs := s.runs(t, id)
 			// Retries happen inside the run; a redelivery would still be the same run id.
@@ -630,6 +725,58 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 			} else {
 				t.Logf("%s: %+v; run at delivery %d", id, s.sim.Metrics.Total("graph", id), runs[0].DeliveryCount)
 			}
+		}
+	})
+}
+
+// A tenant without P1/P2 whose consent predates the MFA fallback's permissions (Partner Center does
+// not update an existing consent). Without Policy.Read.All, registration still comes from each
+// user's methods (mfaSource methods; whether MFA is required stays unknown). Without
+// UserAuthenticationMethod.Read.All as well, MFA state is unavailable with the re-consent fix, and
+// the rest of the tenant still syncs.
+func TestMFAFallbackWithOldConsent(t *testing.T) {
+	s := startStack(t)
+	appID := s.sim.World.App().AppID
+	coho, fab := scenario.DemoCohoWinery, scenario.DemoFabrikamLegal
+	if err := s.sim.Directory.WithdrawRoles(coho, appID, "Policy.Read.All"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.Directory.WithdrawRoles(fab, appID, "Policy.Read.All", "UserAuthenticationMethod.Read.All"); err != nil {
+		t.Fatal(err)
+	}
+	s.discover(t)
+	s.fanout(t)
+	if q := s.waitIdle(t); q.DeadLettered != 0 || q.Completed != q.Sent {
+		t.Fatalf("queue %+v: want every message completed", q)
+	}
+
+	t.Run("methods only", func(t *testing.T) {
+		tt := truthTenant(t, s, coho)
+		users := liveUsers(tt)
+		tn := s.tenant(t, coho)
+		if tn.MFASource != domain.MFASourceMethods || tn.MFARegisteredPercent == nil || math.Abs(*tn.MFARegisteredPercent-mfaPercent(users)) > 0.01 {
+			t.Errorf("mfaSource %q mfaRegisteredPercent %v, want methods and %.2f", tn.MFASource, tn.MFARegisteredPercent, mfaPercent(users))
+		}
+		if cs := tn.Collections["userSecurity"]; cs.Code != "PremiumRequired" || tn.Sync.State != domain.SyncPartial {
+			t.Errorf("userSecurity %+v, sync %+v: want PremiumRequired (sign-ins) on a partial run", cs, tn.Sync)
+		}
+		got := decodeAll[apiUser](t, s.pageAll(t, "/api/tenants/"+coho+"/users?$top=999"))
+		if len(got) != len(users) {
+			t.Errorf("%d users, want %d", len(got), len(users))
+		}
+		for _, u := range got {
+			w := users[u.ID]
+			if u.MFARegistered == nil || *u.MFARegistered != w.MFARegistered || u.MFASource != domain.MFASourceMethods || u.MFARequired != nil || u.PerUserMFAState != "" {
+				t.Errorf("user %s mfaRegistered %v source %q required %v perUser %q, want %v from methods, requirement unknown",
+					u.UserPrincipalName, u.MFARegistered, u.MFASource, u.MFARequired, u.PerUserMFAState, w.MFARegistered)
+			}
+		}
+	})
+	t.Run("no methods either", func(t *testing.T) {
+		checkSynced(t, s, fab, map[string]string{"userSecurity": "MFAStateUnavailable"})
+		cs := s.tenant(t, fab).Collections["userSecurity"]
+		if !strings.Contains(cs.Remediation, "UserAuthenticationMethod.Read.All") || !strings.Contains(cs.Remediation, "consent") {
+			t.Errorf("userSecurity remediation %q does not say which permissions to re-consent", cs.Remediation)
 		}
 	})
 }

@@ -28,8 +28,9 @@ var Graph = []Permission{
 	{"DeviceManagementManagedDevices.Read.All", "2f51be20-0bb4-4fed-bf7b-db946066c75e", "read Intune managed devices and their users"},
 	{"Reports.Read.All", "230c1aed-a721-4c5d-9cb4-a90514e508ef", "read mailbox usage reports"},
 	{"ReportSettings.Read.All", "ee353f83-55ef-4b78-82da-555bfa2b4b95", "detect whether reports conceal user names"},
-	{"AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da", "read last sign-in dates and MFA registration"},
-	{"UserAuthenticationMethod.Read.All", "38d9df27-64da-44fd-b7c5-a6fbac20248f", "read which MFA methods users registered"},
+	{"AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da", "read last sign-in dates and MFA registration (Entra ID P1/P2 tenants)"},
+	{"UserAuthenticationMethod.Read.All", "38d9df27-64da-44fd-b7c5-a6fbac20248f", "read which MFA methods users registered (the MFA state of tenants without Entra ID P1/P2)"},
+	{"Policy.Read.All", "246dd0d5-5bd0-4def-940b-0421030a5b68", "read the security defaults policy and per-user MFA states (the MFA state of tenants without Entra ID P1/P2)"},
 	{"Mail.Send", "b633e1c5-b582-4048-a93e-9f11b44c7e96", "send admin-consent links from the MSP's mailbox (partner tenant only)"},
 	{"DelegatedAdminRelationship.Read.All", "f6e9e124-4586-492f-adc0-c6f96e4823fd", "read GDAP relationships to discover customer tenants (partner tenant only)"},
 }

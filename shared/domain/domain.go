@@ -28,6 +28,8 @@ type Tenant struct {
 	Collections map[string]CollectionStatus `json:"collections,omitempty"`
 	// MFARegisteredPercent is the share of users registered for MFA; nil when unknown.
 	MFARegisteredPercent *float64 `json:"mfaRegisteredPercent,omitempty"`
+	// MFASource says where the tenant's MFA state comes from (MFASourceReport, ...).
+	MFASource string `json:"mfaSource,omitempty"`
 }
 
 // Relationship is the tenant's best GDAP relationship.
@@ -138,6 +140,9 @@ type CollectionStatus struct {
 	Code        string `json:"code,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	Remediation string `json:"remediation,omitempty"`
+	// Skipped counts source rows the last run left out as unusable, SkipReason says which.
+	Skipped    int    `json:"skipped,omitempty"`
+	SkipReason string `json:"skipReason,omitempty"`
 }
 
 // Consent states.
@@ -192,6 +197,7 @@ type RunCollection struct {
 	Transactions int    `json:"transactions"`
 	Unavailable  string `json:"unavailable,omitempty"` // code, when the tenant cannot provide it
 	Error        string `json:"error,omitempty"`       // code, when it failed
+	Skipped      int    `json:"skipped,omitempty"`     // source rows left out as unusable (see CollectionStatus.SkipReason)
 }
 
 // SyncRequest is the body of a tenant-sync queue message.

@@ -28,10 +28,13 @@ type User struct {
 	LastSignIn time.Time `json:"lastSignInDateTime,omitzero"`
 	// Licenses are SKU part numbers (friendly names live on License).
 	Licenses []string `json:"licenses,omitempty"`
-	// MFA registration (from userRegistrationDetails); nil when not available.
-	MFARegistered *bool    `json:"mfaRegistered,omitempty"`
-	MFAMethods    []string `json:"mfaMethods,omitempty"`
-	IsAdmin       bool     `json:"isAdmin,omitempty"`
+	// MFA registration (joined from UserSecurity); nil when not available.
+	MFARegistered   *bool    `json:"mfaRegistered,omitempty"`
+	MFAMethods      []string `json:"mfaMethods,omitempty"`
+	MFASource       string   `json:"mfaSource,omitempty"`
+	MFARequired     *bool    `json:"mfaRequired,omitempty"`
+	PerUserMFAState string   `json:"perUserMfaState,omitempty"`
+	IsAdmin         bool     `json:"isAdmin,omitempty"`
 }
 
 // License is a subscribed SKU with its friendly name.
@@ -91,9 +94,33 @@ type Mailbox struct {
 // UserSecurity is a user's MFA registration and last sign-in, kept apart from User because they
 // come from other Graph endpoints (with their own licensing) and change on their own schedule.
 type UserSecurity struct {
-	ID            string    `json:"id"`
-	MFARegistered *bool     `json:"mfaRegistered,omitempty"`
-	MFAMethods    []string  `json:"mfaMethods,omitempty"`
-	IsAdmin       bool      `json:"isAdmin,omitempty"`
-	LastSignIn    time.Time `json:"lastSignInDateTime,omitzero"`
+	ID            string   `json:"id"`
+	MFARegistered *bool    `json:"mfaRegistered,omitempty"`
+	MFAMethods    []string `json:"mfaMethods,omitempty"`
+	// MFASource says where MFARegistered and MFAMethods come from: MFASourceReport or
+	// MFASourceMethods (the user's registered authentication methods).
+	MFASource string `json:"mfaSource,omitempty"`
+	// MFARequired (tenants without Entra ID P1/P2): MFA is required of the user by security
+	// defaults or per-user MFA; nil when unknown (and always with the registration report, since
+	// Conditional Access cannot be evaluated per user).
+	MFARequired *bool `json:"mfaRequired,omitempty"`
+	// PerUserMFAState is the legacy per-user MFA state (disabled, enabled, enforced) when read.
+	PerUserMFAState string    `json:"perUserMfaState,omitempty"`
+	IsAdmin         bool      `json:"isAdmin,omitempty"`
+	LastSignIn      time.Time `json:"lastSignInDateTime,omitzero"`
 }
+
+// Where a tenant's MFA state comes from (Tenant.MFASource; users carry the first or the last).
+const (
+	// MFASourceReport: Microsoft's registration report (userRegistrationDetails; Entra ID P1/P2).
+	MFASourceReport = "registrationReport"
+	// MFASourceSecurityDefaults: no P1/P2; security defaults are on, so MFA is required of every
+	// user; registration from each user's registered methods.
+	MFASourceSecurityDefaults = "securityDefaults"
+	// MFASourcePerUser: no P1/P2, security defaults off; each user's per-user MFA state says
+	// whether MFA is required, their registered methods whether they are registered.
+	MFASourcePerUser = "perUserMfa"
+	// MFASourceMethods: no P1/P2, and the policy or per-user states could not be read: registration
+	// from registered methods only, whether MFA is required is unknown.
+	MFASourceMethods = "methods"
+)

@@ -72,10 +72,12 @@ const (
 	CodeIntuneNotLicensed = "IntuneNotLicensed"
 	CodeReportsConcealed  = "ReportsConcealed"
 	CodePremiumRequired   = "PremiumRequired"
-	CodeNotConsented      = "NotConsented"
-	CodeNetwork           = "NetworkError"
-	CodeTimeout           = "Timeout"
-	CodeInternal          = "InternalError"
+	// CodeMFAStateUnavailable: no P1/P2 and the MFA fallback lacks its permissions.
+	CodeMFAStateUnavailable = "MFAStateUnavailable"
+	CodeNotConsented        = "NotConsented"
+	CodeNetwork             = "NetworkError"
+	CodeTimeout             = "Timeout"
+	CodeInternal            = "InternalError"
 )
 
 // Known problems that are conditions of the tenant, not errors.
@@ -84,8 +86,10 @@ var (
 		Remediation: "Nothing to fix unless the customer should have Intune: devices are synced once an Intune licence is assigned."}
 	ReportsConcealed = Problem{Code: CodeReportsConcealed, Message: "Usage reports show concealed (hashed) user names, so mailbox usage cannot be matched to users.",
 		Remediation: "Microsoft 365 admin center > Settings > Org settings > Reports: turn off concealed names."}
-	PremiumRequired = Problem{Code: CodePremiumRequired, Message: "Last sign-in dates need Entra ID P1/P2, which this tenant does not have.",
+	PremiumRequired = Problem{Code: CodePremiumRequired, Message: "Last sign-in dates and Microsoft's MFA registration report need Entra ID P1/P2, which this tenant does not have; MFA state is derived from the security defaults policy, per-user MFA and each user's registered methods instead (see mfaSource).",
 		Remediation: "Nothing to fix unless you want sign-in dates: they need Entra ID P1/P2 in this tenant."}
+	MFAStateUnavailable = Problem{Code: CodeMFAStateUnavailable, Message: "This tenant has no Entra ID P1/P2, and tenantsync may not read users' authentication methods, so neither sign-in dates nor MFA state can be synced.",
+		Remediation: "Re-run consent for this tenant so tenantsync holds UserAuthenticationMethod.Read.All and Policy.Read.All (both read-only)."}
 )
 
 var aadstsRe = regexp.MustCompile(`AADSTS(\d{5,7})`)

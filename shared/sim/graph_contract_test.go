@@ -586,7 +586,7 @@ func gcMailboxReport(t *testing.T, s *sim.Server) {
 		var mailboxes []string
 		for i := 0; i < ten.UserSlots(); i++ {
 			if u, ok := ten.User(i); ok && u.HasMailbox {
-				mailboxes = append(mailboxes, u.UserPrincipalName)
+				mailboxes = append(mailboxes, u.ReportUPN) // the UPN, or "(Unknown)" where the scenario says so
 			}
 		}
 		if len(rows)-1 != len(mailboxes) || len(mailboxes) == 0 {

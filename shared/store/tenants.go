@@ -214,5 +214,6 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 	if v, ok := m["MFARegisteredPercent"].(float64); ok {
 		t.MFARegisteredPercent = &v
 	}
+	t.MFASource = s("MFASource")
 	return t, nil
 }

@@ -21,6 +21,7 @@ type TenantSyncResult struct {
 	Remediation          string
 	Counts               map[string]int
 	MFARegisteredPercent *float64
+	MFASource            string // where the MFA state came from; "" keeps the previous
 	// Collections: name → {"available": bool, "code", "reason", "remediation"}.
 	Collections map[string]CollectionStatus
 }
@@ -50,6 +51,9 @@ func (s *Store) SetTenantSyncResult(ctx context.Context, tenantID string, r Tena
 	}
 	if r.MFARegisteredPercent != nil {
 		props["MFARegisteredPercent"] = *r.MFARegisteredPercent
+	}
+	if r.MFASource != "" {
+		props["MFASource"] = r.MFASource
 	}
 	if r.Collections != nil {
 		props["Collections"] = jsonString(r.Collections)

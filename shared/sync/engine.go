@@ -12,7 +12,6 @@ import (
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
-	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"golang.org/x/sync/errgroup"
 
@@ -66,6 +65,9 @@ type Outcome struct {
 	// concealed reports): not an error, the rest still syncs.
 	Unavailable *remedy.Problem
 	Err         error
+	// Skipped counts source rows left out as unusable (mailbox report rows without a real name).
+	Skipped    int
+	SkipReason string
 }
 
 // Result is a run's outcome.
@@ -133,7 +135,8 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}
 	run.Collections = map[string]domain.RunCollection{}
 	for _, o := range outcomes {
-		rc := domain.RunCollection{Full: o.Full, Count: o.Count, Written: o.Stats.Written, Unchanged: o.Stats.Unchanged, Deleted: o.Stats.Deleted, Transactions: o.Stats.Transactions}
+		rc := domain.RunCollection{Full: o.Full, Count: o.Count, Written: o.Stats.Written, Unchanged: o.Stats.Unchanged, Deleted: o.Stats.Deleted, Transactions: o.Stats.Transactions,
+			Skipped: o.Skipped}
 		if o.Unavailable != nil {
 			rc.Unavailable = o.Unavailable.Code
 		}
@@ -149,6 +152,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	tr := store.TenantSyncResult{State: state, RunID: run.RunID, Collections: map[string]store.CollectionStatus{}}
 	if summary != nil {
 		tr.DisplayName, tr.DefaultDomain, tr.Counts, tr.MFARegisteredPercent = summary.displayName, summary.defaultDomain, summary.counts, summary.mfaPercent
+		tr.MFASource = summary.mfaSource
 	}
 	if state != domain.SyncFailed {
 		tr.SucceededAt = run.FinishedAt
@@ -157,7 +161,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 		tr.ErrorCode, tr.ErrorMessage, tr.Remediation = problem.Code, problem.Message, problem.Remediation
 	}
 	for _, o := range outcomes {
-		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil}
+		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil, Skipped: o.Skipped, SkipReason: o.SkipReason}
 		if p := o.Unavailable; p != nil {
 			cs.Code, cs.Reason, cs.Remediation = p.Code, p.Message, p.Remediation
 		} else if o.Err != nil {
@@ -203,6 +207,7 @@ type summary struct {
 	displayName, defaultDomain string
 	counts                     map[string]int
 	mfaPercent                 *float64
+	mfaSource                  string
 }
 
 // collect reads every collection. A returned error means the tenant could not be read at all.
@@ -290,16 +295,33 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 			p := remedy.ReportsConcealed
 			return Outcome{Collection: CollMailboxes, Unavailable: &p}
 		}
-		return e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
-			_, err := mailboxes(ctx, hc, e.Endpoints.GraphURL, cred, s)
+		var st mailboxStats
+		o := e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
+			var err error
+			st, err = mailboxes(ctx, hc, e.Endpoints.GraphURL, cred, ov.Concealed, s)
 			return err
 		}, concealedUnavailable)
+		o.Skipped, o.SkipReason = st.Skipped(), st.skipReason()
+		return o
 	})
 	collection(CollUserSecurity, func() Outcome {
-		o, pct := e.security(gctx, tenantID, client, adapter)
-		if pct != nil {
+		mc := mfaClients{client: client, adapter: adapter, log: log, newBeta: func() abstractions.RequestAdapter {
+			u := betaURL(e.Endpoints.GraphURL)
+			if u == "" {
+				return nil
+			}
+			ep := e.Endpoints
+			ep.GraphURL = u
+			if _, beta, err := graphclient.NewWithRetry(cred, ep, retry); err == nil {
+				return beta
+			}
+			return nil
+		}}
+		o, mfa := e.security(gctx, tenantID, mc)
+		if mfa.Total > 0 && o.Err == nil {
+			pct := float64(mfa.Registered) * 100 / float64(mfa.Total)
 			mu.Lock()
-			sum.mfaPercent = pct
+			sum.mfaPercent, sum.mfaSource = &pct, mfa.Source
 			mu.Unlock()
 		}
 		return o
@@ -461,33 +483,43 @@ func intv(p *int32) int {
 	return int(*p)
 }
 
-// security syncs MFA registration and last sign-in into UserSecurity.
-func (e *Engine) security(ctx context.Context, tenantID string, client *msgraphsdk.GraphServiceClient, adapter abstractions.RequestAdapter) (Outcome, *float64) {
-	signIn, signErr := signIns(ctx, client, adapter)
+// security syncs MFA state and last sign-in into UserSecurity: from the registration report, or,
+// where that needs the Entra ID P1/P2 the tenant lacks, from the fallback (mfa.go).
+func (e *Engine) security(ctx context.Context, tenantID string, mc mfaClients) (Outcome, mfaOutcome) {
+	var mfa mfaOutcome
+	signIn, signErr := signIns(ctx, mc.client, mc.adapter)
 	var premium *remedy.Problem
 	if signErr != nil {
 		if premium = premiumUnavailable(signErr); premium == nil {
-			return Outcome{Collection: CollUserSecurity, Err: signErr}, nil
+			return Outcome{Collection: CollUserSecurity, Err: signErr}, mfa
 		}
 		signIn = map[string]time.Time{}
 	}
-	var registered, total int
 	o := e.full(ctx, tenantID, CollUserSecurity, func(ctx context.Context, s deltaSink) error {
 		var err error
-		registered, total, err = mfaRegistrations(ctx, client, adapter, signIn, s)
+		mfa.Registered, mfa.Total, err = mfaRegistrations(ctx, mc.client, mc.adapter, signIn, s)
+		mfa.Source = domain.MFASourceReport
+		if p := premiumUnavailable(err); p != nil {
+			premium = p
+			if mfa, err = mfaFallback(ctx, mc, signIn, s); errors.Is(err, errMFADenied) {
+				return fmt.Errorf("%w: %w", remedy.MFAStateUnavailable, err)
+			}
+		}
 		if err != nil {
 			return err
 		}
 		return signInsOnly(ctx, signIn, s)
-	}, premiumUnavailable)
+	}, func(err error) *remedy.Problem {
+		if errors.Is(err, remedy.MFAStateUnavailable) {
+			p := remedy.MFAStateUnavailable
+			return &p
+		}
+		return premiumUnavailable(err)
+	})
 	if o.Unavailable == nil && premium != nil && o.Err == nil {
 		o.Unavailable = premium // MFA synced, sign-ins not: say why
 	}
-	if total == 0 || o.Err != nil {
-		return o, nil
-	}
-	pct := float64(registered) * 100 / float64(total)
-	return o, &pct
+	return o, mfa
 }
 
 func (e *Engine) now() time.Time {

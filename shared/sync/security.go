@@ -59,7 +59,8 @@ func mfaRegistrations(ctx context.Context, c *msgraphsdk.GraphServiceClient, ada
 			registered++
 		}
 		id := str(d.GetId())
-		sinkErr = sink.put(ctx, id, domain.UserSecurity{ID: id, MFARegistered: &reg, MFAMethods: d.GetMethodsRegistered(), IsAdmin: boolv(d.GetIsAdmin()), LastSignIn: lastSignIn[id]})
+		sinkErr = sink.put(ctx, id, domain.UserSecurity{ID: id, MFARegistered: &reg, MFAMethods: d.GetMethodsRegistered(), MFASource: domain.MFASourceReport,
+			IsAdmin: boolv(d.GetIsAdmin()), LastSignIn: lastSignIn[id]})
 		delete(lastSignIn, id)
 		return sinkErr == nil
 	})

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ var GraphPermissions = map[string]string{
 	"ReportSettings.Read.All":                 "ee353f83-55ef-4b78-82da-555bfa2b4b95",
 	"AuditLog.Read.All":                       "b0afded3-3588-46d8-8b3d-9842eff778da",
 	"UserAuthenticationMethod.Read.All":       "38d9df27-64da-44fd-b7c5-a6fbac20248f",
+	"Policy.Read.All":                         "246dd0d5-5bd0-4def-940b-0421030a5b68",
 	"Mail.Send":                               "b633e1c5-b582-4048-a93e-9f11b44c7e96",
 	"Application.ReadWrite.All":               "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
 	"AppRoleAssignment.ReadWrite.All":         "06b708a9-e830-4db3-a914-8e69da51d44f",
@@ -286,6 +288,20 @@ func (d *Directory) GrantRoles(tenantID, appID string, roles ...string) error {
 		return ErrNotFound
 	}
 	sp.Roles = mergeRoles(sp.Roles, roles)
+	return nil
+}
+
+// WithdrawRoles removes Graph roles from an existing service principal: an admin deleting the app
+// role assignments, or a consent given before the app asked for them (Partner Center does not
+// update an existing consent).
+func (d *Directory) WithdrawRoles(tenantID, appID string, roles ...string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sp := d.sps[strings.ToLower(tenantID)][appID]
+	if sp == nil {
+		return ErrNotFound
+	}
+	sp.Roles = slices.DeleteFunc(sp.Roles, func(r string) bool { return slices.Contains(roles, r) })
 	return nil
 }
 

@@ -117,7 +117,11 @@ func (c *call) runItem(it batchItem, done map[string]int) batchAnswer {
 	}
 	u := strings.TrimSpace(it.URL)
 	u = strings.TrimPrefix(u, c.s.base)
-	u = strings.TrimPrefix(u, "/v1.0")
+	version := "/v1.0"
+	if c.beta {
+		version = "/beta" // items are relative to the batch's own version
+	}
+	u = strings.TrimPrefix(u, version)
 	if !strings.HasPrefix(u, "/") {
 		u = "/" + u
 	}
@@ -125,7 +129,7 @@ func (c *call) runItem(it batchItem, done map[string]int) batchAnswer {
 	if len(it.Body) > 0 && string(it.Body) != "null" {
 		body = bytes.NewReader(it.Body)
 	}
-	r, err := http.NewRequestWithContext(c.r.Context(), strings.ToUpper(it.Method), "/v1.0"+u, body)
+	r, err := http.NewRequestWithContext(c.r.Context(), strings.ToUpper(it.Method), version+u, body)
 	if err != nil {
 		rec := &capture{h: http.Header{}}
 		writeError(rec, rid, c.crid, c.s.now(), errf(http.StatusBadRequest, "BadRequest", "Invalid request URL '%s'.", it.URL))

@@ -25,7 +25,7 @@ const (
 	testBase   = "https://graph.test"
 	partnerID  = "11111111-1111-4111-8111-111111111111"
 	tenantA    = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa" // 250 users, premium, Intune, GDAP
-	tenantB    = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb" // no premium, no Intune, concealed reports
+	tenantB    = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb" // no premium, no Intune, concealed reports, security defaults
 	tenantC    = "cccccccc-cccc-4ccc-8ccc-cccccccccccc" // delta tokens expired, every 4th request 503
 	tenantD    = "dddddddd-dddd-4ddd-8ddd-dddddddddddd" // deleted
 	tenantE    = "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee" // every 3rd request 429, Retry-After 0.5
@@ -75,7 +75,7 @@ func testFile() scenario.File {
 				Skus: []scenario.SkuSpec{sku}, Consented: true, Premium: true, Intune: true, CSP: true,
 				GDAP: []scenario.RelationshipSpec{{Status: "active", Roles: []string{scenario.RoleGlobalReader}, EndInDays: 300, AutoExtend: true}}},
 			{ID: tenantB, DisplayName: "Bravo", Domain: "bravo.onmicrosoft.com", Users: 20, Groups: 2, Devices: 3,
-				Skus: []scenario.SkuSpec{sku}, Consented: true, ConcealReports: true,
+				Skus: []scenario.SkuSpec{sku}, Consented: true, ConcealReports: true, SecurityDefaults: true,
 				GDAP: []scenario.RelationshipSpec{{Status: "approvalPending", Roles: []string{scenario.RoleGlobalReader}, EndInDays: 730}}},
 			{ID: tenantC, DisplayName: "Charlie", Domain: "charlie.onmicrosoft.com", Users: 10, Groups: 1, Consented: true, Premium: true,
 				Faults: &scenario.Faults{ExpireDeltaTokens: true, UnavailableEvery: 4, RetryAfter: "1"}},

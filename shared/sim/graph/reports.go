@@ -205,7 +205,13 @@ func (s *Service) writeMailboxCSV(w io.Writer, tc *tenantCtx, days string, conce
 		if !ok || !u.HasMailbox {
 			continue
 		}
-		upn, name := u.UserPrincipalName, u.DisplayName
+		upn, name := u.ReportUPN, u.DisplayName
+		switch {
+		case upn == "(Unknown)": // some users appear so even with names shown (microsoft-graph-docs#15148)
+			name = ""
+		case strings.HasPrefix(upn, "<PII:"): // both columns redacted (microsoft-graph-docs-contrib#3420)
+			name, _, _ = strings.Cut(upn, "@")
+		}
 		if concealed {
 			upn, name = concealName(tc.id, u.ID, "upn"), concealName(tc.id, u.ID, "name")
 		}

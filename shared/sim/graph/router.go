@@ -15,7 +15,8 @@ type call struct {
 	w       http.ResponseWriter
 	r       *http.Request
 	q       url.Values
-	segs    []string // path segments after /v1.0
+	segs    []string // path segments after /v1.0 (or /beta)
+	beta    bool     // the request came in under /beta
 	claims  *token.Claims
 	ten     *tenantCtx
 	rid     string
@@ -74,6 +75,10 @@ func (s *Service) serveAPI(rw http.ResponseWriter, r *http.Request, rid, crid st
 		r.Header.Del("Content-Encoding")
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1.0")
+	if !ok {
+		rest, c.beta = strings.CutPrefix(r.URL.Path, "/beta")
+		ok = c.beta
+	}
 	if !ok || (rest != "" && rest[0] != '/') {
 		v, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		c.fail(errf(http.StatusBadRequest, "BadRequest", "Invalid version: %s", v))
@@ -118,6 +123,9 @@ func (c *call) fail(e *gerr) { writeError(c.w, c.rid, c.crid, c.s.now(), e) }
 // one for an unknown collection, else the last one).
 func notFoundFor(c *call) *gerr {
 	if len(c.segs) == 0 {
+		if c.beta {
+			return errSegment("beta")
+		}
 		return errSegment("v1.0")
 	}
 	if !knownCollection(c.segs[0]) {
@@ -136,7 +144,7 @@ func notFoundFor(c *call) *gerr {
 
 func knownCollection(s string) bool {
 	switch strings.ToLower(s) {
-	case "users", "groups", "organization", "domains", "subscribedskus", "devicemanagement", "admin", "reports",
+	case "users", "groups", "organization", "domains", "subscribedskus", "devicemanagement", "admin", "reports", "policies",
 		"tenantrelationships", "applications", "serviceprincipals", "me", "$batch":
 		return true
 	}
@@ -175,6 +183,9 @@ func route(c *call) (handler, string) {
 	get, post, patch := m == http.MethodGet, m == http.MethodPost, m == http.MethodPatch
 	if n == 0 {
 		return nil, "/"
+	}
+	if c.beta {
+		return betaRoute(c)
 	}
 	switch seg(0) {
 	case "$batch":
@@ -221,6 +232,8 @@ func route(c *call) (handler, string) {
 			return handleUser, "/users/{id}"
 		case n == 3 && post && seg(2) == "sendmail":
 			return handleSendMail, "/users/{id}/sendMail"
+		case n == 4 && get && seg(2) == "authentication" && seg(3) == "methods":
+			return handleAuthMethods, "/users/{id}/authentication/methods"
 		}
 		return nil, "/users"
 	case "groups":
@@ -243,6 +256,11 @@ func route(c *call) (handler, string) {
 			return handleDevice, "/deviceManagement/managedDevices/{id}"
 		}
 		return nil, "/deviceManagement"
+	case "policies":
+		if n == 2 && get && seg(1) == "identitysecuritydefaultsenforcementpolicy" {
+			return handleSecurityDefaults, "/policies/identitySecurityDefaultsEnforcementPolicy"
+		}
+		return nil, "/policies"
 	case "admin":
 		if n == 2 && seg(1) == "reportsettings" {
 			switch {

@@ -48,7 +48,7 @@ const (
 var SyncGraphPermissions = []string{
 	"User.Read.All", "Group.Read.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All",
 	"DeviceManagementManagedDevices.Read.All", "Reports.Read.All", "ReportSettings.Read.All",
-	"AuditLog.Read.All", "UserAuthenticationMethod.Read.All", "Mail.Send", "DelegatedAdminRelationship.Read.All",
+	"AuditLog.Read.All", "UserAuthenticationMethod.Read.All", "Policy.Read.All", "Mail.Send", "DelegatedAdminRelationship.Read.All",
 }
 
 // demoPartner is the MSP: shared by both built-in scenarios so the same sign-ins work in each.
@@ -88,8 +88,11 @@ func fullGDAP() []RelationshipSpec {
 
 // DemoFile is the "demo" scenario: the partner, the app and one customer tenant per failure mode.
 //
-//	Contoso Dental       healthy: consented, premium, Intune, CSP + full GDAP; user 0 has 250 proxy addresses
-//	Fabrikam Legal       no Entra ID premium: signInActivity answers 403
+//	Contoso Dental       healthy: consented, premium, Intune, CSP + full GDAP; user 0 has 250 proxy addresses;
+//	                     every 7th mailbox shows as "(Unknown)" in the usage report
+//	Fabrikam Legal       no Entra ID premium: signInActivity and the MFA registration report answer 403;
+//	                     per-user MFA; every 5th mailbox has a "<PII:...>" name in the usage report;
+//	                     every 3rd Graph request 429 (so the MFA fallback's $batch items are throttled)
 //	Northwind Traders    no Intune: managed devices answer 403
 //	Tailspin Toys        report concealment on
 //	Woodgrove Bank       not consented; GDAP includes Application Administrator: Partner Center consent works
@@ -99,7 +102,8 @@ func fullGDAP() []RelationshipSpec {
 //	Wide World Importers GDAP expires in 10 days, no auto-extend
 //	Alpine Ski House     GDAP terminated, not consented
 //	Blue Yonder Airlines tenant deleted (AADSTS90002)
-//	Coho Winery          CSP only (no GDAP); every delta token expired
+//	Coho Winery          CSP only (no GDAP); every delta token expired; Exchange Online Plan 1 only, so no
+//	                     Entra ID premium: security defaults on
 //	Fourth Coffee        token requests fail with AADSTS65001 (consent missing for the permissions)
 func DemoFile(now time.Time) File {
 	healthy := func(id, name, domain string, users, groups, devices int, skus ...SkuSpec) TenantSpec {
@@ -145,7 +149,11 @@ func DemoFile(now time.Time) File {
 
 	t = byID[DemoFabrikamLegal]
 	t.CustomDomain = "fabrikamlegal.com"
-	t.Premium = false
+	t.Premium = false // Business Standard + Intune: no Entra ID P1/P2; MFA through per-user MFA
+	t.ReportRedactedEvery = 5
+	t.Faults = &Faults{ThrottleEvery: 3, RetryAfter: "0.5"}
+
+	byID[DemoContosoDental].ReportUnknownEvery = 7
 
 	byID[DemoNorthwindTraders].Intune = false
 
@@ -179,6 +187,7 @@ func DemoFile(now time.Time) File {
 
 	t = byID[DemoCohoWinery]
 	t.GDAP = nil
+	t.Premium, t.SecurityDefaults = false, true
 	t.Faults = &Faults{ExpireDeltaTokens: true}
 
 	byID[DemoFourthCoffee].Faults = &Faults{TokenError: "65001"}
@@ -206,7 +215,7 @@ func LargeFile(now time.Time) File {
 		App:     demoApp(now),
 		Generate: &GenerateSpec{
 			Count: 1000, MinUsers: 100, MaxUsers: 300,
-			Premium: 0.5, Intune: 0.6, ConcealReports: 0.1, Consented: 0.95, CSP: 0.7,
+			Premium: 0.5, Intune: 0.6, ConcealReports: 0.1, Consented: 0.95, CSP: 0.7, SecurityDefaults: 0.6,
 		},
 	}
 }

@@ -42,7 +42,8 @@ func (w *world) explicitTenant(i int, s *TenantSpec) (*Tenant, tenantInfo) {
 		Index: i, ID: s.ID, DisplayName: s.DisplayName,
 		InitialDomain: s.Domain, DefaultDomain: s.Domain,
 		CSP: s.CSP, Consented: s.Consented, Premium: s.Premium, Intune: s.Intune,
-		ConcealReports: s.ConcealReports, Deleted: s.Deleted,
+		ConcealReports: s.ConcealReports, Deleted: s.Deleted, SecurityDefaults: s.SecurityDefaults,
+		ReportUnknownEvery: s.ReportUnknownEvery, ReportRedactedEvery: s.ReportRedactedEvery,
 		Faults: w.file.Faults,
 		w:      w.pub,
 	}
@@ -91,6 +92,7 @@ func (w *world) generatedTenant(k int, g *GenerateSpec) (*Tenant, tenantInfo) {
 	t.ConcealReports = has(3, g.ConcealReports)
 	t.Consented = has(4, g.Consented)
 	t.CSP = has(5, g.CSP)
+	t.SecurityDefaults = !t.Premium && has(6, g.SecurityDefaults)
 	if r.chance(0.4) {
 		t.DefaultDomain = base + ".com"
 	}
@@ -432,6 +434,7 @@ func (w *world) genUser(t *Tenant, ti *tenantInfo, i int, st *userState) User {
 		u.MethodsRegistered = appendMethod(u.MethodsRegistered, "email") // SSPR only: not MFA
 	}
 	u.MFACapable = u.MFARegistered && u.AccountEnabled
+	u.PerUserMFA = perUserMFA(t, guest, admin, u.MFARegistered, tr.mfa)
 
 	// Mailbox: licensed members holding an Exchange plan.
 	if !guest && ti.hasExchange(t, skus) {
@@ -455,6 +458,7 @@ func (w *world) genUser(t *Tenant, ti *tenantInfo, i int, st *userState) User {
 			}
 		}
 	}
+	u.ReportUPN = reportUPN(t, &u)
 	return u
 }
 
@@ -656,4 +660,35 @@ func (w *world) genDevice(t *Tenant, ti *tenantInfo, i int) Device {
 		d.LastSyncDateTime = d.EnrolledDateTime
 	}
 	return d
+}
+
+// perUserMFA is the per-user MFA state of a member of a tenant without security defaults: most
+// registered users enforced (an enabled user who registers becomes enforced, per "Enable per-user
+// Microsoft Entra multifactor authentication"), some enabled who have not registered yet, the rest
+// disabled. With security defaults on, per-user MFA is not used (everyone disabled).
+func perUserMFA(t *Tenant, guest, admin, registered bool, mfa float64) string {
+	switch {
+	case guest || t.SecurityDefaults:
+		return "disabled"
+	case admin || (registered && mfa < 0.6):
+		return "enforced"
+	case !registered && mfa < 0.8:
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// reportUPN is the name the usage reports show for u (see TenantSpec.ReportUnknownEvery).
+func reportUPN(t *Tenant, u *User) string {
+	every := func(n int) bool { return n > 0 && u.Index%n == n-1 }
+	switch {
+	case !u.HasMailbox:
+		return ""
+	case every(t.ReportUnknownEvery):
+		return "(Unknown)"
+	case every(t.ReportRedactedEvery):
+		_, dom, _ := strings.Cut(u.UserPrincipalName, "@")
+		return "<PII:H105(" + u.ID[:8] + "q0Iw=)>@" + dom
+	}
+	return u.UserPrincipalName
 }

@@ -354,7 +354,7 @@ func validate(f *File) error {
 		for _, fr := range []struct {
 			name string
 			x    float64
-		}{{"premium", g.Premium}, {"intune", g.Intune}, {"concealReports", g.ConcealReports}, {"consented", g.Consented}, {"csp", g.CSP}} {
+		}{{"premium", g.Premium}, {"intune", g.Intune}, {"concealReports", g.ConcealReports}, {"consented", g.Consented}, {"csp", g.CSP}, {"securityDefaults", g.SecurityDefaults}} {
 			if fr.x < 0 || fr.x > 1 {
 				v.bad("generate", fr.name, "a fraction between 0 and 1, got %v", fr.x)
 			}

@@ -104,6 +104,14 @@ type TenantSpec struct {
 	Premium        bool `json:"premium"` // Entra ID P1/P2: signInActivity works
 	Intune         bool `json:"intune"`  // managed devices readable
 	ConcealReports bool `json:"concealReports"`
+	// SecurityDefaults: the Entra ID security defaults policy is on (MFA registration required of
+	// every user). Tenants without P1/P2 protect users with it or with per-user MFA.
+	SecurityDefaults bool `json:"securityDefaults,omitempty"`
+	// ReportUnknownEvery / ReportRedactedEvery: every Nth mailbox user (index % N == N-1) appears in
+	// usage reports as "(Unknown)" (microsoft-graph-docs#15148) or with a "<PII:H105(...)>@domain"
+	// name (microsoft-graph-docs-contrib#3420) although names are not concealed (0: never).
+	ReportUnknownEvery  int `json:"reportUnknownEvery,omitempty"`
+	ReportRedactedEvery int `json:"reportRedactedEvery,omitempty"`
 	// Deleted: the tenant no longer exists (AADSTS90002 from discovery and token endpoints).
 	Deleted bool    `json:"deleted,omitempty"`
 	Faults  *Faults `json:"faults,omitempty"`
@@ -173,4 +181,6 @@ type GenerateSpec struct {
 	ConcealReports float64 `json:"concealReports"`
 	Consented      float64 `json:"consented"`
 	CSP            float64 `json:"csp"`
+	// SecurityDefaults: fraction of generated tenants without P1/P2 that have security defaults on.
+	SecurityDefaults float64 `json:"securityDefaults,omitempty"`
 }

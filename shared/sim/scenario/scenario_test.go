@@ -399,7 +399,7 @@ func TestDemoScenario(t *testing.T) {
 			t.Errorf("%s has %d users", tn.DisplayName, n)
 		}
 		switch tn.ID {
-		case DemoLitware, DemoProseware, DemoCohoWinery, DemoFourthCoffee:
+		case DemoLitware, DemoProseware, DemoCohoWinery, DemoFourthCoffee, DemoFabrikamLegal:
 		default:
 			if !reflect.DeepEqual(tn.Faults, Faults{}) {
 				t.Errorf("%s has faults %+v", tn.DisplayName, tn.Faults)
@@ -689,6 +689,69 @@ func TestJSONRoundTripOfDemoFile(t *testing.T) {
 	for i := 0; i < d.TenantCount(); i++ {
 		if !reflect.DeepEqual(tenantView(d.TenantAt(i)), tenantView(w.TenantAt(i))) {
 			t.Fatalf("tenant %d differs after a JSON round trip", i)
+		}
+	}
+}
+
+// Tenants without P1/P2 protect users with security defaults or per-user MFA, and usage reports
+// name some mailboxes "(Unknown)" or with a redacted name, as the demo's tenants say.
+func TestMFAAndReportAnomalies(t *testing.T) {
+	w, err := New(DemoFile(time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)), time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(id string) *Tenant {
+		tn, ok := w.Tenant(id)
+		if !ok {
+			t.Fatalf("no tenant %s", id)
+		}
+		return tn
+	}
+	coho, fab, contoso := get(DemoCohoWinery), get(DemoFabrikamLegal), get(DemoContosoDental)
+	if fab.Faults != (Faults{ThrottleEvery: 3, RetryAfter: "0.5"}) {
+		t.Errorf("Fabrikam Legal faults %+v, want every 3rd request throttled (the MFA fallback under throttling)", fab.Faults)
+	}
+	if coho.Premium || !coho.SecurityDefaults || fab.Premium || fab.SecurityDefaults || !contoso.Premium {
+		t.Fatalf("flags: coho premium %v sd %v, fabrikam premium %v sd %v", coho.Premium, coho.SecurityDefaults, fab.Premium, fab.SecurityDefaults)
+	}
+	states := map[string]int{}
+	for i := 0; i < fab.UserSlots(); i++ {
+		u, ok := fab.User(i)
+		if !ok {
+			continue
+		}
+		states[u.PerUserMFA]++
+		switch {
+		case u.UserType == "Guest" && u.PerUserMFA != "disabled":
+			t.Errorf("guest %s per-user MFA %q", u.UserPrincipalName, u.PerUserMFA)
+		case u.IsAdmin && u.PerUserMFA != "enforced":
+			t.Errorf("admin %s per-user MFA %q, want enforced", u.UserPrincipalName, u.PerUserMFA)
+		case u.PerUserMFA == "enforced" && !u.MFARegistered:
+			t.Errorf("%s enforced but not registered", u.UserPrincipalName)
+		case u.PerUserMFA == "enabled" && u.MFARegistered:
+			t.Errorf("%s enabled although registered (registering moves it to enforced)", u.UserPrincipalName)
+		}
+		want := u.UserPrincipalName
+		if u.HasMailbox && u.Index%5 == 4 {
+			want = "<PII:"
+		}
+		if !u.HasMailbox {
+			want = ""
+		}
+		if !strings.HasPrefix(u.ReportUPN, want) || (want == "" && u.ReportUPN != "") {
+			t.Errorf("%s (index %d, mailbox %v) report name %q, want %q...", u.UserPrincipalName, u.Index, u.HasMailbox, u.ReportUPN, want)
+		}
+	}
+	if states["enforced"] == 0 || states["enforced"]+states["enabled"]+states["disabled"] != fab.UserSlots() || len(states) < 2 {
+		t.Errorf("Fabrikam per-user MFA states %v: want enforced users and another state, only disabled/enabled/enforced", states)
+	}
+	for _, tn := range []*Tenant{coho, contoso} {
+		for i := 0; i < tn.UserSlots(); i++ {
+			if u, ok := tn.User(i); ok && u.PerUserMFA != "disabled" && tn == coho {
+				t.Errorf("%s per-user MFA %q under security defaults", u.UserPrincipalName, u.PerUserMFA)
+			} else if ok && tn == contoso && u.HasMailbox && (u.ReportUPN == "(Unknown)") != (u.Index%7 == 6) {
+				t.Errorf("%s (index %d) report name %q", u.UserPrincipalName, u.Index, u.ReportUPN)
+			}
 		}
 	}
 }

@@ -20,11 +20,15 @@ type Tenant struct {
 	Premium        bool
 	Intune         bool
 	ConcealReports bool
-	Deleted        bool
-	Faults         Faults
-	GDAP           []Relationship
-	Skus           []Sku
-	Created        time.Time
+	// SecurityDefaults and the usage-report anomalies: see TenantSpec.
+	SecurityDefaults    bool
+	ReportUnknownEvery  int
+	ReportRedactedEvery int
+	Deleted             bool
+	Faults              Faults
+	GDAP                []Relationship
+	Skus                []Sku
+	Created             time.Time
 
 	w *World
 }
@@ -55,29 +59,33 @@ type Sku struct {
 
 // User is a user at the current epoch.
 type User struct {
-	Index               int
-	ID                  string
-	UserPrincipalName   string
-	DisplayName         string
-	GivenName           string
-	Surname             string
-	Mail                string
-	ProxyAddresses      []string // "SMTP:primary", "smtp:alias", ...
-	AccountEnabled      bool
-	JobTitle            string
-	Department          string
-	MobilePhone         string
-	BusinessPhones      []string
-	OfficeLocation      string
-	UsageLocation       string
-	UserType            string // Member or Guest
-	Created             time.Time
-	LastPasswordChange  time.Time
-	LastSignIn          time.Time // zero: never
-	AssignedSkuIDs      []string
-	MFARegistered       bool
-	MFACapable          bool
-	MethodsRegistered   []string
+	Index              int
+	ID                 string
+	UserPrincipalName  string
+	DisplayName        string
+	GivenName          string
+	Surname            string
+	Mail               string
+	ProxyAddresses     []string // "SMTP:primary", "smtp:alias", ...
+	AccountEnabled     bool
+	JobTitle           string
+	Department         string
+	MobilePhone        string
+	BusinessPhones     []string
+	OfficeLocation     string
+	UsageLocation      string
+	UserType           string // Member or Guest
+	Created            time.Time
+	LastPasswordChange time.Time
+	LastSignIn         time.Time // zero: never
+	AssignedSkuIDs     []string
+	MFARegistered      bool
+	MFACapable         bool
+	MethodsRegistered  []string
+	// PerUserMFA is the legacy per-user MFA state: disabled, enabled or enforced.
+	PerUserMFA string
+	// ReportUPN is the name usage reports show for the user's mailbox: the UPN, or an anomaly.
+	ReportUPN           string
 	IsAdmin             bool
 	HasMailbox          bool
 	MailboxStorageBytes int64
