@@ -7,6 +7,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +28,6 @@ import (
 )
 
 const (
-	inputsTenant  = "7c1a0f3e-5b2d-4e6f-8a9b-0c1d2e3f4a5b"
 	inputsPublic  = "https://tenantsync-contoso.azurewebsites.net"
 	inputsGroups  = 12
 	inputsPageTop = 5
@@ -41,47 +43,90 @@ func azuriteStore(t *testing.T) (context.Context, *store.Store, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(az.Stop)
-	st, err := store.Open(config.Tables{ConnectionString: az.ConnectionString()}, nil)
+	st, err := openStore(ctx, az.ConnectionString())
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return ctx, st, az.ConnectionString()
 }
 
-type inputsEnv struct {
-	t     *testing.T
-	ctx   context.Context
-	store *store.Store
-	queue *consentMemQueue
-	logs  *consentLogBuffer
-	mux   http.Handler
+func openStore(ctx context.Context, conn string) (*store.Store, error) {
+	st, err := store.Open(config.Tables{ConnectionString: conn}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return st, st.Ensure(ctx)
 }
 
+// shared is one Azurite for the input tests (each works in its own tenant), so running them many
+// times costs no Azurite start each; TestMain stops it.
+var shared struct {
+	once sync.Once
+	az   *devenv.Azurite
+	st   *store.Store
+	err  error
+}
+
+func sharedStore(t *testing.T) *store.Store {
+	t.Helper()
+	shared.once.Do(func() {
+		if shared.az, shared.err = devenv.StartAzurite(context.Background(), "", nil); shared.err == nil {
+			shared.st, shared.err = openStore(context.Background(), shared.az.ConnectionString())
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.st
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.az != nil {
+		shared.az.Stop()
+	}
+	os.Exit(code)
+}
+
+type inputsEnv struct {
+	t      *testing.T
+	ctx    context.Context
+	tenant string
+	store  *store.Store
+	queue  *consentMemQueue
+	logs   *consentLogBuffer
+	mux    http.Handler
+}
+
+// newInputsEnv is a handler on the shared Azurite with a new consented tenant holding
+// inputsGroups groups.
 func newInputsEnv(t *testing.T) *inputsEnv {
 	t.Helper()
-	ctx, st, _ := azuriteStore(t)
-	tn := domain.Tenant{TenantID: inputsTenant, DisplayName: "Fabrikam", DefaultDomain: "fabrikam.onmicrosoft.com", Sources: []string{"gdap"},
+	ctx := context.Background()
+	st := sharedStore(t)
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	tn := domain.Tenant{TenantID: id, DisplayName: "Fabrikam", DefaultDomain: "fabrikam.onmicrosoft.com", Sources: []string{"gdap"},
 		Consent: domain.Consent{State: domain.ConsentConsented, Method: "cpv"}, Sync: domain.SyncStatus{State: domain.SyncNever}}
 	if err := st.UpsertTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	w := st.Collection(store.TableGroups, inputsTenant)
+	w := st.Collection(store.TableGroups, id)
 	if err := w.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < inputsGroups; i++ {
-		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		if err := w.Put(ctx, id, domain.Group{ID: id, DisplayName: fmt.Sprintf("Group %02d", i), Kind: "security", SecurityEnabled: true}); err != nil {
+		gid := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		if err := w.Put(ctx, gid, domain.Group{ID: gid, DisplayName: fmt.Sprintf("Group %02d", i), Kind: "security", SecurityEnabled: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := w.Finish(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	e := &inputsEnv{t: t, ctx: ctx, store: st, queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
+	e := &inputsEnv{t: t, ctx: ctx, tenant: id, store: st, queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.mux = New(Deps{Store: st, Queue: e.queue, Log: log, Now: time.Now, PublicBaseURL: inputsPublic + "/"})
 	return e
@@ -104,7 +149,7 @@ func (e *inputsEnv) do(method, target, body string, header ...string) *httptest.
 
 func (e *inputsEnv) excluded() bool {
 	e.t.Helper()
-	tn, err := e.store.GetTenant(e.ctx, inputsTenant)
+	tn, err := e.store.GetTenant(e.ctx, e.tenant)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -115,7 +160,7 @@ func (e *inputsEnv) excluded() bool {
 // the tenant is unchanged.
 func TestTenantUpdateRefusesLooseJSON(t *testing.T) {
 	e := newInputsEnv(t)
-	path := "/api/tenants/" + inputsTenant
+	path := "/api/tenants/" + e.tenant
 	for _, c := range []struct{ body, says string }{
 		{`{"excluded":true} trailing garbage`, "more than one JSON value"},
 		{`{"excluded":true}{"excluded":false}`, "more than one JSON value"},
@@ -182,7 +227,7 @@ func TestBodyLimit(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	tenant := "/api/tenants/" + inputsTenant
+	tenant := "/api/tenants/" + e.tenant
 	for _, c := range []struct {
 		method, path string
 		size         int64
@@ -217,7 +262,7 @@ func TestBodyLimit(t *testing.T) {
 // $top is 1*DIGIT from 1 to 999 (OData ABNF); main accepted "+5" (strconv.Atoi).
 func TestCollectionTopIsStrict(t *testing.T) {
 	e := newInputsEnv(t)
-	groups := "/api/tenants/" + inputsTenant + "/groups"
+	groups := "/api/tenants/" + e.tenant + "/groups"
 	for _, q := range []string{"%2B5", "+5", "%205", "5%20", "-5", "0", "1000", "5.0", "0x5", "", "%EF%BC%95", "5&$top=6"} {
 		rec := e.do("GET", groups+"?$top="+q, "")
 		if code, msg := errorCode(t, rec); rec.Code != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "$top") {
@@ -241,7 +286,7 @@ func TestCollectionTopIsStrict(t *testing.T) {
 func TestNextLinkFromPublicBaseURL(t *testing.T) {
 	e := newInputsEnv(t)
 	spoof := []string{"Host", "evil.example", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example", "Forwarded", "host=evil.example;proto=https"}
-	target := "/API/Tenants/" + strings.ToUpper(inputsTenant) + "/Groups?$top=" + fmt.Sprint(inputsPageTop)
+	target := "/API/Tenants/" + strings.ToUpper(e.tenant) + "/Groups?$top=" + fmt.Sprint(inputsPageTop)
 	seen := map[string]bool{}
 	for pages := 0; ; pages++ {
 		if pages > inputsGroups {
@@ -262,9 +307,9 @@ func TestNextLinkFromPublicBaseURL(t *testing.T) {
 			break
 		}
 		u, err := url.Parse(page.Next)
-		if err != nil || u.Scheme+"://"+u.Host != inputsPublic || u.Path != "/api/tenants/"+inputsTenant+"/groups" ||
+		if err != nil || u.Scheme+"://"+u.Host != inputsPublic || u.Path != "/api/tenants/"+e.tenant+"/groups" ||
 			u.Query().Get("$top") != fmt.Sprint(inputsPageTop) || u.Query().Get("$skiptoken") == "" || strings.Contains(page.Next, "evil") {
-			t.Fatalf("@odata.nextLink %q, want %s/api/tenants/%s/groups?$top=%d&$skiptoken=...", page.Next, inputsPublic, inputsTenant, inputsPageTop)
+			t.Fatalf("@odata.nextLink %q, want %s/api/tenants/%s/groups?$top=%d&$skiptoken=...", page.Next, inputsPublic, e.tenant, inputsPageTop)
 		}
 		target = u.RequestURI()
 	}
@@ -277,21 +322,21 @@ func TestNextLinkFromPublicBaseURL(t *testing.T) {
 // as sent; the handler finds the same function (main answered 404).
 func TestRoutesMatchCaseInsensitively(t *testing.T) {
 	e := newInputsEnv(t)
-	upper := strings.ToUpper(inputsTenant)
+	upper := strings.ToUpper(e.tenant)
 	for _, c := range []struct {
 		method, path, body string
 		status             int
 		has                string
 	}{
-		{"GET", "/api/Tenants", "", http.StatusOK, `"tenantId":"` + inputsTenant + `"`},
+		{"GET", "/api/Tenants", "", http.StatusOK, `"tenantId":"` + e.tenant + `"`},
 		{"GET", "/API/TENANTS", "", http.StatusOK, `"value":[`},
 		{"GET", "/api/tenants/" + upper, "", http.StatusOK, `"displayName":"Fabrikam"`},
-		{"GET", "/Api/Tenants/" + inputsTenant + "/Groups", "", http.StatusOK, `"Group 00"`},
-		{"GET", "/api/tenants/" + inputsTenant + "/RUNS", "", http.StatusOK, `"value":[]`},
-		{"PATCH", "/api/TENANTS/" + inputsTenant, `{"excluded":false}`, http.StatusOK, `"excluded":false`},
-		{"POST", "/api/Tenants/" + inputsTenant + "/SYNC", "", http.StatusAccepted, `"runId"`},
-		{"POST", "/api/Tenants/" + inputsTenant + "/Sync", "{}", http.StatusAccepted, `"runId"`},
-		{"GET", "/api/tenants/" + inputsTenant + "/nothing", "", http.StatusNotFound, `no collection \"nothing\"`},
+		{"GET", "/Api/Tenants/" + e.tenant + "/Groups", "", http.StatusOK, `"Group 00"`},
+		{"GET", "/api/tenants/" + e.tenant + "/RUNS", "", http.StatusOK, `"value":[]`},
+		{"PATCH", "/api/TENANTS/" + e.tenant, `{"excluded":false}`, http.StatusOK, `"excluded":false`},
+		{"POST", "/api/Tenants/" + e.tenant + "/SYNC", "", http.StatusAccepted, `"runId"`},
+		{"POST", "/api/Tenants/" + e.tenant + "/Sync", "{}", http.StatusAccepted, `"runId"`},
+		{"GET", "/api/tenants/" + e.tenant + "/nothing", "", http.StatusNotFound, `no collection \"nothing\"`},
 		{"GET", "/api/Nothing", "", http.StatusNotFound, "no such API route"},
 	} {
 		rec := e.do(c.method, c.path, c.body)
@@ -300,7 +345,7 @@ func TestRoutesMatchCaseInsensitively(t *testing.T) {
 		}
 	}
 	// A body on sync now is still read strictly.
-	if rec := e.do("POST", "/api/tenants/"+inputsTenant+"/sync", `{"force":true}`); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "force") {
+	if rec := e.do("POST", "/api/tenants/"+e.tenant+"/sync", `{"force":true}`); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "force") {
 		t.Errorf("sync now with an unknown key: %d %s", rec.Code, rec.Body)
 	}
 	if n := len(e.queue.tenants()); n != 2 {
