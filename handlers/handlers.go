@@ -157,7 +157,9 @@ func limitBody(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func tooLarge(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.CopyN(io.Discard, r.Body, hostBodyLimit)
+	if r.ContentLength <= hostBodyLimit { // larger cannot have come through the host
+		_, _ = io.CopyN(io.Discard, r.Body, hostBodyLimit)
+	}
 	writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge",
 		fmt.Sprintf("the request body is larger than the API's limit of %d bytes (1 MiB)", maxBody))
 }

@@ -72,6 +72,9 @@ func Unmarshal(data []byte, v any) error {
 	return nil
 }
 
+// maxDepth bounds nesting: the API's bodies are shallow, and the walk keeps a frame per level.
+const maxDepth = 32
+
 // frame is one open object or array while walking the token stream, with the Go type its
 // contents decode into (nil: anything).
 type frame struct {
@@ -116,6 +119,9 @@ func check(data []byte, root reflect.Type) error {
 			if k := deref(typ).Kind(); k == reflect.Struct || k == reflect.Map {
 				return fail("the body must be a JSON object")
 			}
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && len(stack) >= maxDepth {
+			return fail("the body nests deeper than %d levels", maxDepth)
 		}
 		switch tok {
 		case json.Delim('{'):

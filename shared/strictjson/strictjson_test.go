@@ -55,6 +55,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"truncated", `{"email":"a@b.com"`, &link{}, "ends in the middle"},
 		{"syntax", `{"email":}`, &link{}, "not valid JSON"},
 		{"single quotes", `{'email':'a@b.com'}`, &link{}, "not valid JSON"},
+		{"too deep", `{"any":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, &nested{}, "nests deeper than 32 levels"},
+		{"megabyte of brackets", strings.Repeat("[", 1<<20), &nested{}, "must be a JSON object"},
+		{"megabyte of brackets in any", `{"any":` + strings.Repeat("[", 1<<20), &nested{}, "nests deeper"},
 		{"invalid UTF-8", "{\"email\":\"a\xff@b.com\"}", &link{}, "not valid UTF-8"},
 	} {
 		err := Unmarshal([]byte(c.body), c.into)
