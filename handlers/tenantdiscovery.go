@@ -55,7 +55,7 @@ type discoveryAnswer struct {
 
 // discoverNow serves POST /api/discovery: discovery on demand. It takes no body (empty, or {}).
 func (d Deps) discoverNow(w http.ResponseWriter, r *http.Request) {
-	if !decodeBody(w, r, &struct{}{}, "no body", true) {
+	if !decodeBody(w, r, &struct{}{}, "no body, or {}", true) {
 		return
 	}
 	rep, err := d.Discovery.Run(r.Context())

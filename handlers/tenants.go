@@ -170,7 +170,7 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !decodeBody(w, r, &struct{}{}, "no body", true) {
+	if !decodeBody(w, r, &struct{}{}, "no body, or {}", true) {
 		return
 	}
 	t, err := d.Store.GetTenant(r.Context(), id)

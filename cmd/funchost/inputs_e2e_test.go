@@ -71,7 +71,9 @@ func TestInputsThroughTheHost(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if resp.StatusCode != http.StatusRequestEntityTooLarge || json.Unmarshal(b, &e) != nil || e.Error.Code != "PayloadTooLarge" {
 			t.Errorf("70 MB PATCH (chunked %v): %d %q, want 413 PayloadTooLarge", chunked, resp.StatusCode, b)
 		}
