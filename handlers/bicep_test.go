@@ -26,7 +26,11 @@ var localOnly = map[string]bool{
 	config.SettingPort: true, config.SettingTablesConnection: true, config.SettingLocalQueueEndpoint: true, config.SettingCloudCAFile: true,
 }
 
-// Every setting the handler reads is set by the Bicep (or is local-only), and every %Setting% a
+// platformSet settings are injected by App Service itself, never by the template: setting
+// WEBSITE_AUTH_ENABLED by hand would make the handler trust a header nobody strips.
+var platformSet = map[string]bool{config.SettingAppServiceAuth: true}
+
+// Every setting the handler reads is set by the Bicep (or is local-only or platform-set), and every %Setting% a
 // function.json schedule names is set too.
 func TestBicepSetsEverySetting(t *testing.T) {
 	src := bicep(t)
@@ -39,7 +43,7 @@ func TestBicepSetsEverySetting(t *testing.T) {
 	}
 	var missing []string
 	for _, name := range config.Known() {
-		if !set[name] && !localOnly[name] {
+		if !set[name] && !localOnly[name] && !platformSet[name] {
 			missing = append(missing, name)
 		}
 	}
@@ -55,6 +59,11 @@ func TestBicepSetsEverySetting(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("settings the code reads but main.bicep does not set: %v", missing)
+	}
+	for name := range platformSet {
+		if set[name] {
+			t.Errorf("main.bicep sets %s, which App Service injects itself", name)
+		}
 	}
 	// Secrets arrive as Key Vault references, never as literal values in the template.
 	for _, secret := range []string{config.SettingAppClientSecret, config.SettingAppCertificate, config.SettingStateSigningKey} {

@@ -1,11 +1,9 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"html/template"
-	"io"
 	"net/http"
 	"strings"
 
@@ -15,28 +13,25 @@ import (
 )
 
 // consentLink serves POST /api/tenants/{tenantId}/consent-link {"email": ...} → 202 with the
-// pending consent. The MSP admin's name (App Service Authentication) is who asked; automation
-// with the function key may name someone with "requestedBy".
+// pending consent. Who asked is the admin rule's caller: the signed-in admin, or automation for a
+// function key alone; the body cannot name anyone.
 func (d Deps) consentLink(w http.ResponseWriter, r *http.Request) {
 	id, ok := tenantID(w, r)
 	if !ok {
 		return
 	}
 	var body struct {
-		Email       string `json:"email"`
-		RequestedBy string `json:"requestedBy"`
+		Email string `json:"email"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || strings.TrimSpace(body.Email) == "" {
-		writeError(w, http.StatusBadRequest, "BadRequest", `body must be {"email": "admin@customer.com"} (optionally "requestedBy")`)
+	const want = `{"email": "admin@customer.com"}`
+	if !decodeBody(w, r, &body, want, false) {
 		return
 	}
-	by := body.RequestedBy
-	if p, signedIn, err := adminauth.FromRequest(r); err == nil && signedIn && p.Name != "" {
-		by = p.Name // a signed-in admin is who asked, whatever the body says
+	if body.Email == "" {
+		writeError(w, http.StatusBadRequest, "BadRequest", `key "email" is missing or empty: want `+want)
+		return
 	}
-	pending, err := d.Consent.SendLink(r.Context(), id, body.Email, by)
+	pending, err := d.Consent.SendLink(r.Context(), id, body.Email, adminauth.From(r.Context()).Name)
 	var p *consent.Problem
 	switch {
 	case err == nil:
@@ -61,24 +56,15 @@ func (d Deps) consentCPV(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		TenantIDs []string `json:"tenantIds"`
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "could not read the body")
+	if !decodeBody(w, r, &body, `an empty body (every eligible tenant) or {"tenantIds": ["<tenant GUID>", ...]}`, true) {
 		return
 	}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", `body must be empty (every eligible tenant) or {"tenantIds": ["<tenant GUID>", ...]}`)
+	for i, id := range body.TenantIDs {
+		if !domain.IsTenantID(id) {
+			writeError(w, http.StatusBadRequest, "BadRequest", "tenantIds must be tenant GUIDs; "+jsonQuote(id)+" is not")
 			return
 		}
-		for _, id := range body.TenantIDs {
-			if !domain.IsTenantID(strings.TrimSpace(id)) {
-				writeError(w, http.StatusBadRequest, "BadRequest", "tenantIds must be tenant GUIDs; "+jsonQuote(id)+" is not")
-				return
-			}
-		}
+		body.TenantIDs[i] = strings.ToLower(id) // tenant ids are kept in lower case
 	}
 	results, err := d.Consent.GrantCPV(r.Context(), body.TenantIDs)
 	var p *consent.Problem

@@ -25,9 +25,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
-	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/invocation"
@@ -105,29 +103,19 @@ type consentHandlerOptions struct {
 	mailFrom       string
 	noPartnerToken bool
 	autoConsent    bool
+	// appServiceAuthOff runs as without App Service Authentication (WEBSITE_AUTH_ENABLED unset).
+	appServiceAuthOff bool
 }
 
 func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandlerEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	az, err := devenv.StartAzurite(ctx, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(az.Stop)
+	ctx, st, conn := azuriteStore(t)
 	s, err := sim.Start(sim.Options{Scenario: "demo", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: az.ConnectionString(), queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
-	if e.store, err = store.Open(config.Tables{ConnectionString: e.azConn}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: conn, store: st, queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	creds := &sync.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}
 	hc, err := e.ep.HTTPClient()
@@ -155,9 +143,18 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		return tok.Token, err
 	}}
 	e.deps = Deps{Store: e.store, Queue: e.queue, Log: log, Now: time.Now, Consent: consent.New(e.opts), AutoConsent: o.autoConsent, AdminGroupID: consentTestAdminGroup,
+		AppServiceAuth: !o.appServiceAuthOff, PublicBaseURL: "http://localhost:7071",
 		Discovery: &discovery.Discoverer{Store: e.store, Credentials: creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: log}}
 	e.mux = New(e.deps)
 	return e
+}
+
+// discover runs discovery through the API, so the demo tenants exist.
+func (e *consentHandlerEnv) discover() {
+	e.t.Helper()
+	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
+		e.t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	}
 }
 
 func (e *consentHandlerEnv) remember(tok string) {
@@ -313,9 +310,7 @@ func (e *consentHandlerEnv) scan() {
 
 func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{mailFrom: scenario.DemoServiceAccountUPN})
-	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
-	}
+	e.discover()
 	aw := "/api/tenants/" + scenario.DemoAdventureWorks + "/consent-link"
 	key := []string{"X-MS-CLIENT-PRINCIPAL", consentPrincipal("alex@contosomsp.onmicrosoft.com")}
 	for _, c := range []struct {
@@ -326,7 +321,7 @@ func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 		{"/api/tenants/nope/consent-link", `{"email":"admin@adventureworks.com"}`, 400, "BadRequest", "tenant id"},
 		{aw, `{"mail":"admin@adventureworks.com"}`, 400, "BadRequest", "email"},
 		{aw, `not json`, 400, "BadRequest", "email"},
-		{aw, `{"email":"a@b.com, c@d.com"}`, 400, "InvalidEmail", "one e-mail address"},
+		{aw, `{"email":"a@b.com, c@d.com"}`, 400, "InvalidEmail", "one mailbox address"},
 		{aw, `{"email":"nobody"}`, 400, "InvalidEmail", "nobody"},
 		{"/api/tenants/00000000-0000-0000-0000-000000000001/consent-link", `{"email":"admin@x.com"}`, 404, "TenantNotFound", "discovery"},
 		{"/api/tenants/" + scenario.DemoContosoDental + "/consent-link", `{"email":"admin@contosodental.com"}`, 409, "AlreadyConsented", "Contoso Dental"},
@@ -340,8 +335,8 @@ func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 		t.Fatalf("%d mails sent by refused requests", n)
 	}
 
-	// Sent: 202 with the pending record; the signed-in admin is who asked, not the body.
-	rec := e.do("POST", aw, `{"email":"admin@adventureworks.onmicrosoft.com","requestedBy":"Mallory"}`, key...)
+	// Sent: 202 with the pending record; the signed-in admin is who asked.
+	rec := e.do("POST", aw, `{"email":"admin@adventureworks.onmicrosoft.com"}`, key...)
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("consent link: %d %s", rec.Code, rec.Body)
 	}
@@ -425,6 +420,90 @@ func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 	e.scan()
 }
 
+// Consent-link bodies and addresses main accepted (issue 9, measured 7), and who is recorded as
+// having asked under the admin rule (measured 8).
+func TestConsentLinkStrictInputsAndWhoAsked(t *testing.T) {
+	e := newConsentHandlerEnv(t, consentHandlerOptions{mailFrom: scenario.DemoServiceAccountUPN})
+	e.discover()
+	aw := "/api/tenants/" + scenario.DemoAdventureWorks + "/consent-link"
+	admin := []string{"X-MS-CLIENT-PRINCIPAL", consentPrincipal("alex@contosomsp.onmicrosoft.com")}
+	for _, c := range []struct{ body, code, says string }{
+		{`{"email":"admin@adventureworks.com"} x`, "BadRequest", "more than one JSON value"},
+		{`{"email":"admin@adventureworks.com"}{"email":"evil@evil.example"}`, "BadRequest", "more than one JSON value"},
+		{`{"email":"admin@adventureworks.com","email":"evil@evil.example"}`, "BadRequest", `key "email" appears more than once`},
+		{`{"email":"admin@adventureworks.com","Email":"evil@evil.example"}`, "BadRequest", `key "Email" must be spelled "email"`},
+		{`{"EMAIL":"admin@adventureworks.com"}`, "BadRequest", `must be spelled "email"`},
+		{`{"email":"admin@adventureworks.com","requestedBy":"Mallory"}`, "BadRequest", `key "requestedBy" is not accepted here (accepted: email)`},
+		{`{"email":""}`, "BadRequest", `key "email" is missing`},
+		{`{"email":"a@[127.0.0.1]"}`, "InvalidEmail", "IP address literal"},
+		{`{"email":"admin@127.0.0.1"}`, "InvalidEmail", "IP address"},
+		{`{"email":"\"a b\"@adventureworks.com"}`, "InvalidEmail", "no quotes"},
+		{`{"email":"Admin <admin@adventureworks.com>"}`, "InvalidEmail", "one mailbox address"},
+		{`{"email":"admin@adventureworks"}`, "InvalidEmail", "DNS name"},
+	} {
+		rec := e.do("POST", aw, c.body, admin...)
+		if code, msg := errorCode(t, rec); rec.Code != http.StatusBadRequest || code != c.code || !strings.Contains(msg, c.says) {
+			t.Errorf("POST %s: %d %s %q, want 400 %s saying %q", c.body, rec.Code, code, msg, c.code, c.says)
+		}
+	}
+	if n := len(e.sim.Graph.Outbox()); n != 0 {
+		t.Fatalf("%d mails sent by refused requests", n)
+	}
+
+	send := func(env *consentHandlerEnv, header ...string) (int, consent.Pending, string) {
+		t.Helper()
+		before := len(env.sim.Graph.Outbox())
+		rec := env.do("POST", aw, `{"email":"admin@adventureworks.onmicrosoft.com"}`, header...)
+		var p consent.Pending
+		_ = json.Unmarshal(rec.Body.Bytes(), &p)
+		mail := ""
+		if box := env.sim.Graph.Outbox(); len(box) > before {
+			mail = box[len(box)-1].Text
+		}
+		return rec.Code, p, mail
+	}
+	// A function key alone: automation, recorded as such and named nowhere in the mail.
+	status, p, mail := send(e)
+	if status != http.StatusAccepted || p.RequestedBy != domain.AutomationCaller || e.tenant(scenario.DemoAdventureWorks).Consent.RequestedBy != domain.AutomationCaller {
+		t.Errorf("key only: %d, requested by %q", status, p.RequestedBy)
+	}
+	if mail == "" || strings.Contains(mail, "automation") || strings.Contains(mail, "function key") || !strings.Contains(mail, "Contoso MSP asks you") {
+		t.Errorf("key-only mail:\n%s", mail)
+	}
+	// A signed-in admin in the group is who asked.
+	if status, p, mail := send(e, admin...); status != http.StatusAccepted || p.RequestedBy != "alex@contosomsp.onmicrosoft.com" || !strings.Contains(mail, "alex@contosomsp.onmicrosoft.com at Contoso MSP") {
+		t.Errorf("admin: %d, requested by %q", status, p.RequestedBy)
+	}
+	// Outside the group, or a token whose groups overflowed: refused, nothing sent.
+	overage, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": "name", "claims": []map[string]string{
+		{"typ": "name", "val": "alex@contosomsp.onmicrosoft.com"}, {"typ": "_claim_names", "val": `{"groups":"src1"}`}}})
+	for name, c := range map[string]struct{ principal, code string }{
+		"outside the group": {principal("mallory@contosomsp.onmicrosoft.com", "00000000-0000-4000-8000-000000000bad"), "Forbidden"},
+		"group overage":     {base64.StdEncoding.EncodeToString(overage), "GroupOverage"},
+	} {
+		before := len(e.sim.Graph.Outbox())
+		rec := e.do("POST", aw, `{"email":"admin@adventureworks.onmicrosoft.com"}`, "X-MS-CLIENT-PRINCIPAL", c.principal)
+		if code, msg := errorCode(t, rec); rec.Code != http.StatusForbidden || code != c.code || msg == "" || len(e.sim.Graph.Outbox()) != before {
+			t.Errorf("%s: %d %s %q", name, rec.Code, code, msg)
+		}
+	}
+
+	// Without App Service Authentication the header is anybody's: ignored, the request is
+	// automation (main trusted it and recorded the name it chose).
+	off := newConsentHandlerEnv(t, consentHandlerOptions{mailFrom: scenario.DemoServiceAccountUPN, appServiceAuthOff: true})
+	off.discover()
+	for _, forged := range []string{consentPrincipal("Mallory"), principal("Mallory", "00000000-0000-4000-8000-000000000bad")} {
+		status, p, mail := send(off, "X-MS-CLIENT-PRINCIPAL", forged, "X-MS-CLIENT-PRINCIPAL-NAME", "Mallory")
+		if status != http.StatusAccepted || p.RequestedBy != domain.AutomationCaller || strings.Contains(mail, "Mallory") {
+			t.Errorf("forged principal without App Service Authentication: %d, requested by %q, mail:\n%s", status, p.RequestedBy, mail)
+		}
+	}
+	if !strings.Contains(off.logs.String(), "X-MS-CLIENT-PRINCIPAL ignored") {
+		t.Error("the ignored principal header is not logged")
+	}
+	e.scan()
+}
+
 func TestConsentLinkWithoutMailbox(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{})
 	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
@@ -460,9 +539,20 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	if c := e.tenant(scenario.DemoWoodgroveBank).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodCPV {
 		t.Errorf("Woodgrove after discovery: %+v", c)
 	}
-	for _, bad := range []string{`{"tenantIds":["nope"]}`, `{"tenants":[]}`, `[`} {
-		if rec := e.do("POST", "/api/consent/cpv", bad); rec.Code != http.StatusBadRequest {
-			t.Errorf("body %s: %d %s", bad, rec.Code, rec.Body)
+	aw := `"` + scenario.DemoAdventureWorks + `"`
+	for bad, says := range map[string]string{
+		`{"tenantIds":["nope"]}`: `"nope" is not`,
+		`{"tenants":[]}`:         `key "tenants" is not accepted here (accepted: tenantIds)`,
+		`[`:                      "must be a JSON object",
+		`{"tenantIds":[` + aw + `]} {"tenantIds":[]}`:             "more than one JSON value",
+		`{"tenantIds":[` + aw + `],"tenantIds":[]}`:               `key "tenantIds" appears more than once`,
+		`{"TenantIds":[` + aw + `]}`:                              `must be spelled "tenantIds"`,
+		`{"tenantIds":[" ` + scenario.DemoAdventureWorks + ` "]}`: "is not",
+		`{"tenantIds":` + aw + `}`:                                "must be an array",
+	} {
+		rec := e.do("POST", "/api/consent/cpv", bad)
+		if code, msg := errorCode(t, rec); rec.Code != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, says) {
+			t.Errorf("body %s: %d %s %q, want 400 saying %q", bad, rec.Code, code, msg, says)
 		}
 	}
 	// Named tenants: Woodgrove is done already, Adventure Works needs the link.

@@ -4,8 +4,13 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
@@ -15,7 +20,9 @@ import (
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/queue"
+	"github.com/tenantsync/tenantsync/shared/routefold"
 	"github.com/tenantsync/tenantsync/shared/store"
+	"github.com/tenantsync/tenantsync/shared/strictjson"
 	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
@@ -35,6 +42,11 @@ type Deps struct {
 	AutoConsent bool
 	// AdminGroupID is the group App Service Authentication principals must belong to.
 	AdminGroupID string
+	// AppServiceAuth is WEBSITE_AUTH_ENABLED: only then is X-MS-CLIENT-PRINCIPAL trusted.
+	AppServiceAuth bool
+	// PublicBaseURL is the app's public URL; every link the API answers with is built from it,
+	// never from the request's Host or X-Forwarded-* headers (anyone can send those).
+	PublicBaseURL string
 	// AppAuth and Vault let the app watch its own credential's expiry.
 	AppAuth string
 	Vault   credwatch.Expirer
@@ -87,17 +99,97 @@ func New(d Deps) http.Handler {
 	for name, f := range Functions(d) {
 		mux.Handle("POST /"+name, invocation.Handler(name, d.Log, f))
 	}
+	var patterns []string
 	for _, r := range HTTPRoutes(d) {
 		h := r.Handler
 		if !r.Anonymous {
 			h = d.admin(h)
 		}
-		mux.HandleFunc(r.Pattern, h)
+		mux.HandleFunc(r.Pattern, limitBody(h))
+		patterns = append(patterns, r.Pattern)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no such API route: "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	fold := routefold.New(patterns...)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The host matches route literals case-insensitively and forwards the path as sent.
+		if p, changed := fold.Fold(r.Method, r.URL.EscapedPath()); changed {
+			r = withPath(r, p)
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// withPath is r with its URL path replaced by escaped (already a valid escaped path).
+func withPath(r *http.Request, escaped string) *http.Request {
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
+		return r
+	}
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = path, escaped
+	r2.URL = &u
+	return &r2
+}
+
+// maxBody is the API's request body limit.
+const maxBody = 1 << 20
+
+// hostBodyLimit is the Functions host's own request limit: "The HTTP request length is limited to
+// 100 MB (104,857,600 bytes)" (MicrosoftDocs azure-docs functions-bindings-http-webhook-trigger.md,
+// Limits). A body over maxBody is read and discarded up to it before the 413 goes out: an answer
+// sent while the host is still writing the body, followed by a closed connection, reaches the
+// caller as a reset and the host's empty 500.
+const hostBodyLimit = 100 << 20
+
+// limitBody answers 413 for a declared Content-Length over maxBody before the handler runs;
+// decodeBody catches undeclared (chunked) ones.
+func limitBody(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBody {
+			tooLarge(w, r)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func tooLarge(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength <= hostBodyLimit { // larger cannot have come through the host
+		_, _ = io.CopyN(io.Discard, r.Body, hostBodyLimit)
+	}
+	writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge",
+		fmt.Sprintf("the request body is larger than the API's limit of %d bytes (1 MiB)", maxBody))
+}
+
+// decodeBody decodes the request body strictly into v (shared/strictjson) and answers 400 naming
+// the problem, or 413. want is the body's shape for the message; optional accepts an empty body.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string, optional bool) bool {
+	err := strictjson.Decode(r.Body, maxBody, v)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, strictjson.ErrEmpty) && optional:
+		return true
+	case errors.Is(err, strictjson.ErrTooLarge):
+		tooLarge(w, r)
+	case errors.Is(err, strictjson.ErrEmpty):
+		writeError(w, http.StatusBadRequest, "BadRequest", "the body is empty: want "+want)
+	default:
+		writeError(w, http.StatusBadRequest, "BadRequest", err.Error()+": want "+want)
+	}
+	return false
+}
+
+// link is an absolute URL under PUBLIC_BASE_URL.
+func (d Deps) link(path string, q url.Values) string {
+	u := strings.TrimRight(d.PublicBaseURL, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -113,15 +205,24 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 
 type queueMessage = queue.Message
 
-// admin enforces the admin group on principals App Service Authentication forwards.
+// admin applies the admin rule (shared/adminauth) and hands the caller on in the context, so
+// "who asked" is recorded from it and never from the request body.
 func (d Deps) admin(next http.HandlerFunc) http.HandlerFunc {
+	pol := adminauth.Policy{AppServiceAuth: d.AppServiceAuth, AdminGroupID: d.AdminGroupID}
 	return func(w http.ResponseWriter, r *http.Request) {
-		who, err := adminauth.Check(r, d.AdminGroupID)
+		who, err := pol.Check(r)
 		if err != nil {
-			d.Log.Warn("admin API refused", "path", r.URL.Path, "principal", who, "error", err.Error())
-			writeError(w, http.StatusForbidden, "Forbidden", err.Error())
+			d.Log.Warn("admin API refused", "path", r.URL.Path, "principal", who.Name, "error", err.Error())
+			code := "Forbidden"
+			if errors.Is(err, adminauth.ErrGroupOverage) {
+				code = "GroupOverage"
+			}
+			writeError(w, http.StatusForbidden, code, err.Error())
 			return
 		}
-		next(w, r)
+		if !d.AppServiceAuth && r.Header.Get("X-MS-CLIENT-PRINCIPAL") != "" {
+			d.Log.Warn("X-MS-CLIENT-PRINCIPAL ignored: App Service Authentication is off (WEBSITE_AUTH_ENABLED), so the header is not the platform's; the request counts as automation", "path", r.URL.Path)
+		}
+		next(w, r.WithContext(adminauth.WithCaller(r.Context(), who)))
 	}
 }

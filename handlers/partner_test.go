@@ -24,6 +24,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/devenv"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/secrets"
@@ -105,7 +106,7 @@ func newPartnerEnvOn(tb testing.TB, tables string) *partnerEnv {
 	e.svc = partner.New(partner.Options{Store: e.store, Vault: e.vault, Signer: e.signer, Consumer: e.store, Endpoints: e.ep.Endpoints,
 		PartnerTenantID: e.ep.PartnerTenantID, ClientID: scenario.DemoAppID, ClientSecret: scenario.DemoSecretValue,
 		PublicBaseURL: "http://localhost:7071", Log: log})
-	e.mux = New(Deps{Store: e.store, Partner: e.svc, Log: log, Now: time.Now, AdminGroupID: adminGroup})
+	e.mux = New(Deps{Store: e.store, Partner: e.svc, Log: log, Now: time.Now, AdminGroupID: adminGroup, AppServiceAuth: true, PublicBaseURL: "http://localhost:7071"})
 	if e.browser, err = e.ep.HTTPClient(); err != nil {
 		tb.Fatal(err)
 	}
@@ -181,8 +182,8 @@ func TestPartnerConnectThroughHandlers(t *testing.T) {
 	if r.Code != http.StatusFound || !strings.HasPrefix(loc, strings.TrimRight(e.ep.AuthorityHost, "/")+"/"+e.ep.PartnerTenantID+"/oauth2/v2.0/authorize?") {
 		t.Fatalf("GET /api/connect: %d to %q", r.Code, loc)
 	}
-	if _, c := stateOf(t, loc); c.By != "function key" {
-		t.Errorf("state by %q, want \"function key\" (no principal)", c.By)
+	if _, c := stateOf(t, loc); c.By != domain.AutomationCaller {
+		t.Errorf("state by %q, want %q (no principal)", c.By, domain.AutomationCaller)
 	}
 	r = keep(e.serve("GET", "/api/connect", http.Header{"X-Ms-Client-Principal": {principal("alice@contosomsp.onmicrosoft.com", adminGroup)}}, ""))
 	if _, c := stateOf(t, r.Header().Get("Location")); r.Code != http.StatusFound || c.By != "alice@contosomsp.onmicrosoft.com" {

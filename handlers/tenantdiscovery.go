@@ -53,8 +53,11 @@ type discoveryAnswer struct {
 	Consent *consent.Summary `json:"consent,omitempty"`
 }
 
-// discoverNow serves POST /api/discovery: discovery on demand.
+// discoverNow serves POST /api/discovery: discovery on demand. It takes no body (empty, or {}).
 func (d Deps) discoverNow(w http.ResponseWriter, r *http.Request) {
+	if !decodeBody(w, r, &struct{}{}, "no body, or {}", true) {
+		return
+	}
 	rep, err := d.Discovery.Run(r.Context())
 	if err != nil {
 		d.fail(w, r, "discovery", err)

@@ -1,10 +1,8 @@
 package handlers
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/fanout"
 	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/odataquery"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
@@ -78,10 +77,12 @@ func (d Deps) updateTenant(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Excluded *bool `json:"excluded"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.Excluded == nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", `body must be {"excluded": true|false}`)
+	const want = `{"excluded": true|false}`
+	if !decodeBody(w, r, &body, want, false) {
+		return
+	}
+	if body.Excluded == nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", `key "excluded" is missing or null: want `+want)
 		return
 	}
 	if _, err := d.Store.GetTenant(r.Context(), id); store.IsNotFound(err) {
@@ -107,15 +108,18 @@ func (d Deps) tenantCollection(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	coll := r.PathValue("collection")
-	top := 100
-	if s := r.URL.Query().Get("$top"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 999 {
-			writeError(w, http.StatusBadRequest, "BadRequest", "$top must be a whole number from 1 to 999")
-			return
-		}
-		top = n
+	// Collection names match case-insensitively, like the route's literal segments.
+	coll := strings.ToLower(r.PathValue("collection"))
+	q := r.URL.Query()
+	top, err := odataquery.Top(q, 100, 999)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	skip, err := odataquery.Single(q, "$skiptoken")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
 	}
 	if coll == "runs" {
 		runs, err := d.Store.ListRuns(r.Context(), id)
@@ -134,10 +138,10 @@ func (d Deps) tenantCollection(w http.ResponseWriter, r *http.Request) {
 	}
 	table, ok := collections[coll]
 	if !ok {
-		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no collection %q: use users, licenses, groups, devices, mailboxes or runs", coll))
+		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no collection %q: use users, licenses, groups, devices, mailboxes or runs", r.PathValue("collection")))
 		return
 	}
-	items, next, err := d.Store.Page(r.Context(), table, id, top, r.URL.Query().Get("$skiptoken"))
+	items, next, err := d.Store.Page(r.Context(), table, id, top, skip)
 	if errors.Is(err, store.ErrInvalidSkipToken) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "$skiptoken is not one this API issued")
 		return
@@ -154,25 +158,20 @@ func (d Deps) tenantCollection(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"value": items}
 	if next != "" {
-		q := url.Values{"$top": {strconv.Itoa(top)}, "$skiptoken": {next}}
-		out["@odata.nextLink"] = baseURL(r) + r.URL.Path + "?" + q.Encode()
+		// From PUBLIC_BASE_URL and the canonical path only: Host and X-Forwarded-* are the
+		// caller's to write, and a link built from them would send the next request elsewhere.
+		out["@odata.nextLink"] = d.link("/api/tenants/"+id+"/"+coll, url.Values{"$top": {strconv.Itoa(top)}, "$skiptoken": {next}})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// baseURL is the URL the caller used, as forwarded by the Functions host.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
-// syncNow serves POST /api/tenants/{tenantId}/sync → 202 {"runId"}.
+// syncNow serves POST /api/tenants/{tenantId}/sync → 202 {"runId"}. It takes no body (empty, or {}).
 func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 	id, ok := tenantID(w, r)
 	if !ok {
+		return
+	}
+	if !decodeBody(w, r, &struct{}{}, "no body, or {}", true) {
 		return
 	}
 	t, err := d.Store.GetTenant(r.Context(), id)

@@ -92,10 +92,11 @@ func (s *stack) pageAll(t *testing.T, path string) []json.RawMessage {
 		if page.Next == "" {
 			return all
 		}
-		if !strings.HasPrefix(page.Next, s.url+"/api/") {
-			t.Fatalf("GET %s: @odata.nextLink %q does not lead back through the host at %s", path, page.Next, s.url)
+		// Links are built from PUBLIC_BASE_URL only; this stack serves that path at s.url.
+		if !strings.HasPrefix(page.Next, s.publicBaseURL()+"/api/") {
+			t.Fatalf("GET %s: @odata.nextLink %q is not under PUBLIC_BASE_URL %s", path, page.Next, s.publicBaseURL())
 		}
-		path = strings.TrimPrefix(page.Next, s.url)
+		path = strings.TrimPrefix(page.Next, s.publicBaseURL())
 	}
 }
 

@@ -134,6 +134,7 @@ func run() error {
 		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log})
 	deps := handlers.Deps{
 		Partner: partnerSvc, Consent: consentSvc, AutoConsent: cfg.AutoConsent, AdminGroupID: cfg.AdminGroupID,
+		AppServiceAuth: cfg.AppServiceAuth, PublicBaseURL: cfg.PublicBaseURL,
 		AppAuth: cfg.App.Auth, Vault: vault,
 		Store: st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
 		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},

@@ -1,39 +1,120 @@
 package adminauth
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
-func principal(groups ...string) string {
-	claims := `{"typ":"name","val":"Ada Admin"}`
-	for _, g := range groups {
-		claims += `,{"typ":"groups","val":"` + g + `"}`
-	}
-	return base64.StdEncoding.EncodeToString([]byte(`{"auth_typ":"aad","name_typ":"name","role_typ":"roles","claims":[` + claims + `]}`))
+const group = "3f1c0d2e-0000-4000-8000-000000000001"
+
+func principalHeader(name string, extra ...map[string]string) string {
+	claims := []map[string]string{{"typ": "name", "val": name}}
+	claims = append(claims, extra...)
+	b, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": "name", "role_typ": "roles", "claims": claims})
+	return base64.StdEncoding.EncodeToString(b)
 }
 
-func TestCheck(t *testing.T) {
-	const group = "3f1c0d2e-0000-4000-8000-000000000001"
+func groups(ids ...string) []map[string]string {
+	var out []map[string]string
+	for _, id := range ids {
+		out = append(out, map[string]string{"typ": "groups", "val": id})
+	}
+	return out
+}
+
+func check(pol Policy, header ...string) (Caller, error) {
 	r := httptest.NewRequest("GET", "/api/tenants", nil)
-	if who, err := Check(r, group); err != nil || who != "function key" {
-		t.Errorf("key only: %q %v", who, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
 	}
-	r.Header.Set("X-MS-CLIENT-PRINCIPAL", principal("other", group))
-	if who, err := Check(r, group); err != nil || who != "Ada Admin" {
-		t.Errorf("admin: %q %v", who, err)
+	return pol.Check(r)
+}
+
+// App Service Authentication off: the header is anybody's to write, so it is ignored and the
+// request is automation (issue 9, measured 8: it was trusted and its name recorded).
+func TestPrincipalIgnoredWithoutAppServiceAuth(t *testing.T) {
+	for _, pol := range []Policy{{}, {AdminGroupID: group}} {
+		for _, h := range [][]string{
+			nil,
+			{"X-MS-CLIENT-PRINCIPAL", principalHeader("Mallory", groups(group)...)},
+			{"X-MS-CLIENT-PRINCIPAL", principalHeader("Mallory")},
+			{"X-MS-CLIENT-PRINCIPAL", "%%%"},
+			{"X-MS-CLIENT-PRINCIPAL-NAME", "Mallory"},
+		} {
+			c, err := check(pol, h...)
+			if err != nil || c != Automation || c.Name != domain.AutomationCaller {
+				t.Errorf("auth off, %+v, headers %q: %+v %v, want automation", pol, h, c, err)
+			}
+		}
 	}
-	r.Header.Set("X-MS-CLIENT-PRINCIPAL", principal("other"))
-	if _, err := Check(r, group); !errors.Is(err, ErrNotAdmin) {
-		t.Errorf("non-admin: %v", err)
+}
+
+func TestPrincipalWithAppServiceAuth(t *testing.T) {
+	on := Policy{AppServiceAuth: true, AdminGroupID: group}
+	if c, err := check(on); err != nil || c != Automation {
+		t.Errorf("key only: %+v %v, want automation", c, err)
 	}
-	if _, err := Check(r, ""); err == nil {
-		t.Error("a principal without ADMIN_GROUP_ID configured must be refused")
+	if c, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada Admin", groups("other", "3F1C0D2E-0000-4000-8000-000000000001")...)); err != nil ||
+		c != (Caller{Name: "Ada Admin", SignedIn: true}) {
+		t.Errorf("admin: %+v %v", c, err)
 	}
-	r.Header.Set("X-MS-CLIENT-PRINCIPAL", "%%%")
-	if _, err := Check(r, group); err == nil {
-		t.Error("garbage principal accepted")
+	if c, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Bob", groups("other")...)); !errors.Is(err, ErrNotAdmin) || c.Name != "Bob" {
+		t.Errorf("outside the group: %+v %v, want ErrNotAdmin naming Bob", c, err)
+	}
+	if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Bob")); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("no groups at all: %v, want ErrNotAdmin", err)
+	}
+	if _, err := check(Policy{AppServiceAuth: true}, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada Admin", groups(group)...)); !errors.Is(err, ErrNoAdminGroup) {
+		t.Errorf("no ADMIN_GROUP_ID: %v, want ErrNoAdminGroup", err)
+	}
+	for _, bad := range []string{"%%%", base64.StdEncoding.EncodeToString([]byte("not json"))} {
+		if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", bad); !errors.Is(err, ErrBadPrincipal) {
+			t.Errorf("garbage principal %q: %v", bad, err)
+		}
+	}
+	if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", base64.StdEncoding.EncodeToString([]byte(`{"claims":[{"typ":"groups","val":"`+group+`"}]}`))); err == nil {
+		t.Error("a principal without a name was accepted")
+	}
+	// The name falls back to the platform's name header.
+	b, _ := json.Marshal(map[string]any{"claims": groups(group)})
+	if c, err := check(on, "X-MS-CLIENT-PRINCIPAL", base64.StdEncoding.EncodeToString(b), "X-MS-CLIENT-PRINCIPAL-NAME", "ada@contoso.com"); err != nil || c.Name != "ada@contoso.com" {
+		t.Errorf("name header: %+v %v", c, err)
+	}
+}
+
+// A token with too many groups carries an overage claim instead of them: refused with what to do,
+// unless the admin group is listed anyway.
+func TestGroupOverage(t *testing.T) {
+	on := Policy{AppServiceAuth: true, AdminGroupID: group}
+	for name, claim := range map[string]map[string]string{
+		"_claim_names": {"typ": "_claim_names", "val": `{"groups":"src1"}`},
+		"hasgroups":    {"typ": "hasgroups", "val": "true"},
+	} {
+		_, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada Admin", claim))
+		if !errors.Is(err, ErrGroupOverage) {
+			t.Errorf("%s: %v, want ErrGroupOverage", name, err)
+		}
+		if c, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada Admin", append(groups(group), claim)...)); err != nil || !c.SignedIn {
+			t.Errorf("%s with the group listed: %+v %v", name, c, err)
+		}
+	}
+	if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada", map[string]string{"typ": "_claim_names", "val": `{"roles":"src1"}`})); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("an overage of another claim: %v, want ErrNotAdmin", err)
+	}
+}
+
+func TestCallerInContext(t *testing.T) {
+	if c := From(context.Background()); c != Automation {
+		t.Errorf("empty context: %+v", c)
+	}
+	ada := Caller{Name: "Ada", SignedIn: true}
+	if c := From(WithCaller(context.Background(), ada)); c != ada {
+		t.Errorf("stored caller: %+v", c)
 	}
 }

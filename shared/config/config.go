@@ -63,6 +63,10 @@ type Config struct {
 	AutoConsent bool
 	// AdminGroupID: App Service Authentication principals must be in this group (Azure).
 	AdminGroupID string
+	// AppServiceAuth is App Service Authentication's state, which App Service injects as
+	// WEBSITE_AUTH_ENABLED (MicrosoftDocs azure-docs articles/app-service/reference-app-settings.md).
+	// The X-MS-CLIENT-PRINCIPAL header is trusted only when it is on (shared/adminauth).
+	AppServiceAuth bool
 }
 
 // App is the app registration's identity and how it proves it.
@@ -128,6 +132,7 @@ const (
 	SettingConsentLinkTTL      = "CONSENT_LINK_TTL"
 	SettingAutoConsent         = "AUTO_CONSENT"
 	SettingAdminGroupID        = "ADMIN_GROUP_ID"
+	SettingAppServiceAuth      = "WEBSITE_AUTH_ENABLED"
 )
 
 // Lookup is os.LookupEnv's shape, so tests can pass a map.
@@ -161,6 +166,7 @@ func load(r *reader) (*Config, error) {
 		ConsentLinkTTL:  r.duration(SettingConsentLinkTTL, 7*24*time.Hour),
 		AutoConsent:     r.boolean(SettingAutoConsent, true),
 		AdminGroupID:    r.optionalGUID(SettingAdminGroupID),
+		AppServiceAuth:  r.dotnetBool(SettingAppServiceAuth),
 		Tables: Tables{
 			ConnectionString: r.optional(SettingTablesConnection, ""),
 			Endpoint:         r.httpsURL(SettingTablesEndpoint),
@@ -308,6 +314,24 @@ func (r *reader) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// dotnetBool reads a flag the platform sets for .NET readers: the Functions host parses
+// WEBSITE_AUTH_ENABLED with Convert.ToBoolean (Azure/azure-functions-host
+// HostEasyAuthOptionsSetup.cs), which takes "True"/"False" in any case and nothing else. Absent
+// is false.
+func (r *reader) dotnetBool(name string) bool {
+	v, ok := r.get(name)
+	switch {
+	case !ok:
+		return false
+	case strings.EqualFold(v, "true"):
+		return true
+	case strings.EqualFold(v, "false"):
+		return false
+	}
+	r.fail(name, "is %q, want True or False", v)
+	return false
 }
 
 // key reads a base64 secret of at least 32 bytes (generate one with: openssl rand -base64 32).

@@ -62,6 +62,7 @@ func TestLoadNamesEveryBadSetting(t *testing.T) {
 		{"concurrency", func(m map[string]string) { m[SettingSyncConcurrency] = "100" }, []string{"SYNC_CONCURRENCY is \"100\""}},
 		{"short key", func(m map[string]string) { m[SettingStateSigningKey] = "c2hvcnQ=" }, []string{"STATE_SIGNING_KEY is not base64 of at least 32 bytes"}},
 		{"bad bool", func(m map[string]string) { m[SettingAutoConsent] = "maybe" }, []string{"AUTO_CONSENT is \"maybe\""}},
+		{"auth flag not .NET's", func(m map[string]string) { m[SettingAppServiceAuth] = "1" }, []string{"WEBSITE_AUTH_ENABLED is \"1\", want True or False"}},
 		{"several at once", func(m map[string]string) { delete(m, SettingPort); m[SettingLogLevel] = "loud" }, []string{"FUNCTIONS_CUSTOMHANDLER_PORT", "LOG_LEVEL is \"loud\""}},
 	}
 	for _, c := range cases {
@@ -107,5 +108,20 @@ func TestFederatedNeedsNoSecret(t *testing.T) {
 	c, err := Load(env(m))
 	if err != nil || c.App.Auth != AuthFederated || c.App.ClientSecret != "" {
 		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+// WEBSITE_AUTH_ENABLED as App Service injects it (the host reads it with Convert.ToBoolean).
+func TestAppServiceAuth(t *testing.T) {
+	for v, want := range map[string]bool{"True": true, "true": true, "TRUE": true, "False": false, "false": false, "": false} {
+		m := valid()
+		m[SettingAppServiceAuth] = v
+		c, err := Load(env(m))
+		if err != nil || c.AppServiceAuth != want {
+			t.Errorf("%q: %v %v, want %v", v, c.AppServiceAuth, err, want)
+		}
+	}
+	if c, err := Load(env(valid())); err != nil || c.AppServiceAuth {
+		t.Errorf("absent: %v %v, want off", c.AppServiceAuth, err)
 	}
 }

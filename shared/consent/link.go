@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -36,24 +35,98 @@ type Pending struct {
 // CallbackPath is where Entra returns the customer's admin after the consent page.
 const CallbackPath = "/api/consent/callback"
 
-// ParseEmail accepts exactly one plain e-mail address (no display name, no list).
+// ParseEmail accepts exactly one plain mailbox address: local@domain, nothing else. It is
+// stricter than RFC 5322 on purpose, because the address goes to Graph sendMail as a recipient
+// and into a mail to a customer's administrator:
+//   - no display name, no list, no comments (net/mail would accept "Admin <a@b.com>");
+//   - the local part is a dot-atom (RFC 5322 section 3.2.3): no quoted local parts such as
+//     "a b"@x.com, which no Microsoft 365 admin mailbox needs;
+//   - the domain is a DNS name of at least two labels (letters, digits, hyphens; 1-63 characters
+//     each, not starting or ending with a hyphen; the last label not all digits): no IP literals
+//     such as a@[127.0.0.1], no bare IPv4 such as a@127.0.0.1, no single-label host, no trailing dot;
+//   - ASCII only: an internationalised domain must be given in its xn-- form.
+//
+// Whether the domain really receives mail (an MX record) is not checked here: Exchange Online
+// reports a bounce to the sending mailbox, and a DNS lookup from the handler would be a network
+// call an attacker could aim.
 func ParseEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", fmt.Errorf("%w: the e-mail address is empty", ErrInvalidEmail)
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", fmt.Errorf("%w: %q is not one e-mail address (give exactly one, like admin@customer.com)", ErrInvalidEmail, clip(s, 100))
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("%w: %q is not one mailbox address like admin@customer.com: %s", ErrInvalidEmail, clip(s, 100), why)
 	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") || len(s) > 254 {
-		return "", fmt.Errorf("%w: %q has no valid domain", ErrInvalidEmail, clip(s, 100))
+	if len(s) > 254 {
+		return bad("it is longer than 254 characters")
+	}
+	local, dom, ok := strings.Cut(s, "@")
+	switch {
+	case !ok:
+		return bad("it has no @")
+	case strings.Contains(dom, "@"):
+		return bad("it has more than one @ (give exactly one address)")
+	}
+	if err := checkLocalPart(local); err != "" {
+		return bad(err)
+	}
+	if err := checkMailDomain(dom); err != "" {
+		return bad(err)
 	}
 	return s, nil
 }
 
+// atext is RFC 5322's atom character set.
+const atext = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-"
+
+func checkLocalPart(l string) string {
+	if l == "" || len(l) > 64 {
+		return "the part before @ must be 1 to 64 characters"
+	}
+	for _, atom := range strings.Split(l, ".") {
+		if atom == "" {
+			return "the part before @ has an empty atom (a leading, trailing or double dot)"
+		}
+		if strings.Trim(atom, atext) != "" {
+			return "the part before @ may hold only letters, digits, dots and !#$%&'*+/=?^_`{|}~- (no quotes, spaces, commas or angle brackets)"
+		}
+	}
+	return ""
+}
+
+func checkMailDomain(d string) string {
+	if strings.HasPrefix(d, "[") {
+		return "an IP address literal is not a mail domain"
+	}
+	if d == "" || len(d) > 253 {
+		return "the domain must be 1 to 253 characters"
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return "the domain must be a DNS name with a dot, like customer.com"
+	}
+	for _, lb := range labels {
+		if lb == "" || len(lb) > 63 {
+			return "each label of the domain must be 1 to 63 characters (no empty label or trailing dot)"
+		}
+		if lb[0] == '-' || lb[len(lb)-1] == '-' {
+			return "a label of the domain may not start or end with a hyphen"
+		}
+		for i := 0; i < len(lb); i++ {
+			c := lb[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return "the domain may hold only letters, digits, hyphens and dots (an internationalised domain in its xn-- form)"
+			}
+		}
+	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return "the domain ends in a number: an IP address is not a mail domain"
+	}
+	return ""
+}
+
 // cleanBy keeps who asked printable and short (it travels in the signed state and the mail).
+// Automation (domain.AutomationCaller) is recorded as such and not named in the mail.
 func cleanBy(by string) string {
 	by = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -61,9 +134,6 @@ func cleanBy(by string) string {
 		}
 		return r
 	}, strings.TrimSpace(by))
-	if strings.EqualFold(by, "function key") { // automation with the function key: nobody by name
-		by = ""
-	}
 	return clip(by, 120)
 }
 
@@ -125,7 +195,7 @@ func (s *Service) SendLink(ctx context.Context, tenantID, email, by string) (Pen
 	}
 	partner := s.partnerName(ctx)
 	subject, body, err := s.composeMail(mailData{
-		App: s.o.AppName, Partner: partner, Tenant: nameOr(t.DisplayName, "your organization"), By: by,
+		App: s.o.AppName, Partner: partner, Tenant: nameOr(t.DisplayName, "your organization"), By: mailBy(by),
 		Link: s.ConsentURL(tenantID, state), Expires: expires.Format("Monday 2 January 2006, 15:04 UTC"), From: s.o.MailFrom,
 	})
 	if err != nil {
@@ -148,6 +218,14 @@ func (s *Service) SendLink(ctx context.Context, tenantID, email, by string) (Pen
 	}
 	s.log().Info("consent link sent", "tenantId", tenantID, "expires", expires.Format(time.RFC3339), "requestedBy", by)
 	return Pending{TenantID: tenantID, To: to, SentAt: now, Expires: expires, RequestedBy: by, State: domain.ConsentPending}, nil
+}
+
+// mailBy is who asked as the mail names them: a person, or nobody for automation.
+func mailBy(by string) string {
+	if by == domain.AutomationCaller {
+		return ""
+	}
+	return by
 }
 
 func nameOr(name, fallback string) string {

@@ -208,6 +208,10 @@ type SyncRequest struct {
 	QueuedAt time.Time `json:"queuedAt"`
 }
 
+// AutomationCaller is "who asked" for a request that came with a function key and no signed-in
+// App Service Authentication principal: automation, never a name the caller chose.
+const AutomationCaller = "automation (function key)"
+
 var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // IsTenantID reports whether s is a tenant id (a GUID, in any case).

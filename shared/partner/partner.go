@@ -139,7 +139,7 @@ func (s *Service) configured() error {
 const maxBy = 256
 
 // ConnectURL is where /api/connect redirects: Entra sign-in for the partner tenant.
-// by is who asked (the admin principal, or "function key"), carried in the signed state.
+// by is who asked (the admin principal, or domain.AutomationCaller), carried in the signed state.
 func (s *Service) ConnectURL(ctx context.Context, by string) (string, error) {
 	if err := s.configured(); err != nil {
 		return "", err
