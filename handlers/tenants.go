@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,18 +188,26 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "NotConsented", "tenantsync has no consent in this tenant yet: grant consent (Partner Center or the admin-consent link) first")
 		return
 	}
-	msg, req, err := fanout.Manual(t, d.Now())
+	runID, err := d.queueManualSync(r.Context(), t)
 	if err != nil {
 		d.fail(w, r, "queueing the sync", err)
 		return
 	}
-	if err := d.Queue.Send(r.Context(), []queueMessage{msg}); err != nil {
-		d.fail(w, r, "queueing the sync", err)
-		return
+	writeJSON(w, http.StatusAccepted, map[string]string{"runId": runID})
+}
+
+// queueManualSync queues a sync of a consented tenant now (the API and the console share it).
+func (d Deps) queueManualSync(ctx context.Context, t domain.Tenant) (string, error) {
+	msg, req, err := fanout.Manual(t, d.Now())
+	if err != nil {
+		return "", err
 	}
-	if err := d.Store.MarkQueued(r.Context(), []domain.SyncRequest{req}); err != nil {
-		d.Log.Warn("marking the tenant queued failed", "tenantId", id, "error", err.Error())
+	if err := d.Queue.Send(ctx, []queueMessage{msg}); err != nil {
+		return "", err
 	}
-	invocation.Logger(r.Context()).Info("manual sync queued", "tenantId", id, "runId", req.RunID)
-	writeJSON(w, http.StatusAccepted, map[string]string{"runId": req.RunID})
+	if err := d.Store.MarkQueued(ctx, []domain.SyncRequest{req}); err != nil {
+		d.Log.Warn("marking the tenant queued failed", "tenantId", t.TenantID, "error", err.Error())
+	}
+	invocation.Logger(ctx).Info("manual sync queued", "tenantId", t.TenantID, "runId", req.RunID)
+	return req.RunID, nil
 }
