@@ -82,6 +82,7 @@ func Authorize(r *http.Request, s AuthSettings) (Viewer, error) {
 	}
 	v := Viewer{ID: strings.ToLower(r.Header.Get("X-MS-CLIENT-PRINCIPAL-ID"))}
 	var groups []string
+	var displayName string
 	overage := false
 	for _, c := range p.Claims {
 		switch {
@@ -95,14 +96,19 @@ func Authorize(r *http.Request, s AuthSettings) (Viewer, error) {
 			// Group overage: the token names a source to query instead of listing the groups
 			// (https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference, "Groups overage claim").
 			overage = true
-		case (c.Typ == p.NameType && p.NameType != "") || c.Typ == "name" || c.Typ == claimNameURI || c.Typ == "preferred_username":
-			if v.Name == "" {
-				v.Name = c.Val
-			}
+		case c.Typ == p.NameType && p.NameType != "":
+			v.Name = c.Val
+		case c.Typ == "name" || c.Typ == "preferred_username":
+			displayName = c.Val
 		}
 	}
+	// The name App Service reports (name_typ's claim, else its NAME header: usually the UPN),
+	// then the display name.
 	if v.Name == "" {
 		v.Name = r.Header.Get("X-MS-CLIENT-PRINCIPAL-NAME")
+	}
+	if v.Name == "" {
+		v.Name = displayName
 	}
 	if v.ID == "" {
 		return Viewer{}, fmt.Errorf("%w (the principal has no object id)", ErrSignInRequired)

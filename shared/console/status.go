@@ -90,7 +90,8 @@ func problemOf(t domain.Tenant, c domain.Consent, now time.Time) *Problem {
 		return &Problem{e.Code, e.Message, e.Remediation}
 	}
 	for _, code := range []string{"relationshipExpiring", "relationshipPending", "missingRoles"} {
-		if f := flag(code); f != nil {
+		// missingRoles only stops Partner Center consent; a consented tenant does not need it.
+		if f := flag(code); f != nil && (code != "missingRoles" || c.State != domain.ConsentConsented) {
 			return &Problem{f.Code, f.Message, f.Remediation}
 		}
 	}
