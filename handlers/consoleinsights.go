@@ -10,7 +10,7 @@ import (
 // consoleInsights serves GET /insights (function ConsoleInsights); ?table=<name>&format=csv
 // downloads one of its tables.
 func (d Deps) consoleInsights(w http.ResponseWriter, r *http.Request, c console.Chrome, _ console.Viewer) {
-	in, err := (&console.Service{Store: d.Store, Now: d.Now}).Insights(r.Context())
+	in, err := (&console.Service{Store: d.Store, Now: d.Now}).Insights(r.Context(), console.ParseDays(r.URL.Query().Get("days")))
 	if err != nil {
 		d.consoleFail(w, r, err)
 		return

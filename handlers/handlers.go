@@ -64,10 +64,10 @@ type Route struct {
 // HTTPRoutes are the forwarded HTTP functions by function name.
 func HTTPRoutes(d Deps) map[string]Route {
 	return map[string]Route{
-		"Tenants":          {"GET /api/tenants", d.listTenants, false},
+		"Tenants":          {"GET /api/tenants", d.csvOrJSON(d.listTenants), false},
 		"Tenant":           {"GET /api/tenants/{tenantId}", d.getTenant, false},
 		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.updateTenant, false},
-		"TenantCollection": {"GET /api/tenants/{tenantId}/{collection}", d.tenantCollection, false},
+		"TenantCollection": {"GET /api/tenants/{tenantId}/{collection}", d.csvOrJSON(d.tenantCollection), false},
 		"TenantSyncNow":    {"POST /api/tenants/{tenantId}/sync", d.syncNow, false},
 		"DiscoveryRun":     {"POST /api/discovery", d.discoverNow, false},
 		"Connect":          {"GET /api/connect", d.connect, false},

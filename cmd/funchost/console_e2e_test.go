@@ -227,7 +227,7 @@ func jsString(s string) string {
 }
 
 // csvEqualsTable checks a CSV download against the table on the page, cell by cell.
-func csvEqualsTable(t *testing.T, b *browser, tableID, linkSel string) int {
+func csvEqualsTable(t *testing.T, b *browser, tableID, linkSel string) [][]string {
 	t.Helper()
 	dom := b.domTable(tableID)
 	recs, ctype := b.downloadCSV(linkSel)
@@ -242,7 +242,7 @@ func csvEqualsTable(t *testing.T, b *browser, tableID, linkSel string) int {
 	if len(dom) < 2 || fmt.Sprint(recs) != fmt.Sprint(dom) {
 		t.Errorf("%s: the CSV differs from the table\ncsv:   %q\ntable: %q", tableID, recs, dom)
 	}
-	return len(dom) - 1
+	return recs
 }
 
 // sessionCookie is the browser's App Service Authentication session, for plain HTTP checks.
@@ -363,8 +363,8 @@ func TestConsoleBrowserJourney(t *testing.T) {
 			t.Errorf("%s shows %q, want %q", name, got[name], want)
 		}
 	}
-	if n := csvEqualsTable(t, admin, "table-tenants", "#csv"); n != len(list.Value) {
-		t.Errorf("overview CSV has %d tenants", n)
+	if recs := csvEqualsTable(t, admin, "table-tenants", "#csv"); len(recs)-1 != len(list.Value) {
+		t.Errorf("overview CSV has %d tenants", len(recs)-1)
 	}
 
 	// 3. Filter to problems.
@@ -408,7 +408,21 @@ func TestConsoleBrowserJourney(t *testing.T) {
 		t.Errorf("users listed: %d rows for %d users", len(users)-1, aw.Counts.Users)
 	}
 	// 7. The CSV download equals the table.
-	csvEqualsTable(t, admin, "table-users", "#csv")
+	usersCSV := csvEqualsTable(t, admin, "table-users", "#csv")
+	// The API answers Accept: text/csv with the same table (function key, automation).
+	req, _ = http.NewRequest("GET", s.url+"/api/tenants/"+scenario.DemoAdventureWorks+"/users", nil)
+	req.Header.Set("x-functions-key", s.key)
+	req.Header.Set("Accept", "text/csv")
+	if resp, err = plain.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	apiCSV, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(apiCSV), "\ufeff"))).ReadAll()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || !strings.HasPrefix(string(apiCSV), "\ufeff") ||
+		err != nil || fmt.Sprint(recs) != fmt.Sprint(usersCSV) {
+		t.Errorf("API users as CSV: %d %s err=%v\n%q\nconsole: %q", resp.StatusCode, resp.Header.Get("Content-Type"), err, recs, usersCSV)
+	}
 
 	// 8. Sync now: Graph is held, so the run is visibly in progress until it is released.
 	release := s.sim.HoldGraph()
@@ -453,7 +467,45 @@ func TestConsoleBrowserJourney(t *testing.T) {
 		t.Error("a refused form excluded the tenant")
 	}
 
-	// 11. Someone outside the admin group signs in and is refused.
+	// 11. Insights agree with the API's users of a tenant; the partner page shows the connection.
+	var cdUsers struct{ Value []domain.User }
+	if status, _, body = s.call("GET", "/api/tenants/"+scenario.DemoContosoDental+"/users?$top=999", "", false); status != http.StatusOK || json.Unmarshal([]byte(body), &cdUsers) != nil {
+		t.Fatalf("Contoso Dental users: %d", status)
+	}
+	noMFA, inactive := 0, 0
+	for _, u := range cdUsers.Value {
+		if !u.AccountEnabled {
+			continue
+		}
+		if u.MFARegistered != nil && !*u.MFARegistered {
+			noMFA++
+		}
+		if len(u.Licenses) > 0 && (u.LastSignIn.IsZero() || time.Since(u.LastSignIn) >= 90*24*time.Hour) {
+			inactive++
+		}
+	}
+	admin.run("insights", chromedp.Navigate(base+"/insights?days=90"), chromedp.WaitVisible(chromedp.CSS(`#h-users-without-mfa`)))
+	rowOf := func(tableID, tenant string) []string {
+		for _, r := range admin.domTable(tableID) {
+			if len(r) > 1 && r[0] == tenant {
+				return r
+			}
+		}
+		return nil
+	}
+	if r := rowOf("table-users-without-mfa", "Contoso Dental"); noMFA == 0 || r == nil || r[2] != fmt.Sprint(noMFA) {
+		t.Errorf("insights users without MFA for Contoso Dental: %q, the API says %d", r, noMFA)
+	}
+	if r := rowOf("table-inactive-licensed-users", "Contoso Dental"); (inactive > 0) != (r != nil) || (r != nil && r[1] != fmt.Sprint(inactive)) {
+		t.Errorf("insights inactive (90 days) for Contoso Dental: %q, the API says %d", r, inactive)
+	}
+	csvEqualsTable(t, admin, "table-licence-utilisation", "#csv-licence-utilisation")
+	admin.run("partner", chromedp.Navigate(base+"/partner"), chromedp.WaitVisible(chromedp.CSS(`#partner-state`)))
+	if st := admin.text(`#partner-state`); st != "Connected" {
+		t.Errorf("partner page state %q", st)
+	}
+
+	// 12. Someone outside the admin group signs in and is refused.
 	tech := newBrowser(t, s.stack, "technician")
 	tech.signIn(base+"/tenants/"+scenario.DemoContosoDental, scenario.DemoNoMFAUPN)
 	tech.run("refused", chromedp.WaitVisible(chromedp.CSS(`#reason`)))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/credwatch"
+	"github.com/tenantsync/tenantsync/shared/insights"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -141,14 +142,15 @@ func RenderTenant(w io.Writer, c Chrome, p TenantPage) error {
 
 type insightsView struct {
 	page
-	In     Insights
-	Tables []Table
+	In         Insights
+	Tables     []Table
+	Thresholds []int
 }
 
 // RenderInsights writes the insights page.
 func RenderInsights(w io.Writer, c Chrome, in Insights) error {
 	return render(w, "insights", insightsView{page: page{Chrome: c, Title: "Insights", Nav: "insights", SignOut: SignOutURL}, In: in,
-		Tables: []Table{in.Attention, in.MFA, in.Licences, in.Expiring}})
+		Tables: []Table{in.Attention, in.MFA, in.Inactive, in.Licences, in.Expiring}, Thresholds: insights.InactiveThresholds})
 }
 
 // PartnerPage is the partner connection page's model.
