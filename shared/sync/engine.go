@@ -18,8 +18,8 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/insights"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
+	"github.com/tenantsync/tenantsync/shared/insights"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
