@@ -197,16 +197,22 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 }
 
 // queueManualSync queues a sync of a consented tenant now (the API and the console share it).
+// The tenant is marked queued before the message is sent: marked after, a worker that starts at
+// once would have its "running" overwritten by "queued" for the whole run. A failed send puts
+// the previous state back.
 func (d Deps) queueManualSync(ctx context.Context, t domain.Tenant) (string, error) {
 	msg, req, err := fanout.Manual(t, d.Now())
 	if err != nil {
 		return "", err
 	}
-	if err := d.Queue.Send(ctx, []queueMessage{msg}); err != nil {
+	if err := d.Store.MarkQueued(ctx, []domain.SyncRequest{req}); err != nil {
 		return "", err
 	}
-	if err := d.Store.MarkQueued(ctx, []domain.SyncRequest{req}); err != nil {
-		d.Log.Warn("marking the tenant queued failed", "tenantId", t.TenantID, "error", err.Error())
+	if err := d.Queue.Send(ctx, []queueMessage{msg}); err != nil {
+		if rerr := d.Store.RestoreSyncState(ctx, t.TenantID, t.Sync.State, t.Sync.LastRunID); rerr != nil {
+			d.Log.Error("restoring the sync state after a failed send failed", "tenantId", t.TenantID, "error", rerr.Error())
+		}
+		return "", err
 	}
 	invocation.Logger(ctx).Info("manual sync queued", "tenantId", t.TenantID, "runId", req.RunID)
 	return req.RunID, nil
