@@ -84,7 +84,7 @@ func HTTPRoutes(d Deps) map[string]Route {
 		"ConsoleAction":         {"POST /tenants/{tenantId}/actions/{action}", d.consoleRoute(d.consoleAction), true},
 		"ConsoleInsights":       {"GET /insights", d.consoleRoute(d.consoleInsights), true},
 		"ConsolePartner":        {"GET /partner", d.consoleRoute(d.consolePartner), true},
-		"ConsolePartnerConnect": {"POST /partner/connect", d.consoleRoute(d.consolePartnerConnect), true},
+		"ConsolePartnerConnect": {"GET /partner/connect", d.consoleRoute(d.consolePartnerConnect), true},
 		"ConsoleAssets":         {"GET /static/{file}", d.consoleAssets, true},
 	}
 }

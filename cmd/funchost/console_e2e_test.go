@@ -524,6 +524,7 @@ func TestConsoleBrowserJourney(t *testing.T) {
 	if st := admin.text(`#partner-state`); st != "Connected" {
 		t.Errorf("partner page state %q", st)
 	}
+	admin.run("reconnect", chromedp.Click(chromedp.CSS(`#connect`)), waitFor(`location.hostname !== "localhost" && !!document.querySelector("#login")`))
 
 	// 12. Someone outside the admin group signs in and is refused.
 	tech := newBrowser(t, s.stack, "technician")
