@@ -6,7 +6,7 @@ BIN      := bin
 NODE_BIN := node_modules/.bin
 GOFLAGS  ?=
 
-.PHONY: all build demo run sim test bench vet fmt deps clean package deploy
+.PHONY: all build demo run sim test bench vet fmt deps clean package deploy chromium
 
 all: build
 
@@ -54,7 +54,13 @@ package:
 deploy:
 	infra/deploy.sh
 
-test: deps local.settings.json
+# The console's browser tests drive Debian's chromium (headless); installed when absent.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium package for the console's browser tests (apt-get install -y chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: deps local.settings.json chromium
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

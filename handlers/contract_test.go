@@ -46,14 +46,26 @@ func TestFunctionFoldersMatchHandlers(t *testing.T) {
 		if err := json.Unmarshal(b, &fj); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasSuffix(r.Pattern, "/api/"+fj.Bindings[0].Route) {
-			t.Errorf("%s: handler pattern %q does not serve route %q", name, r.Pattern, fj.Bindings[0].Route)
+		// host.json's routePrefix is "" (the console lives at the site root), so the route is the
+		// whole path; the root itself is the optional empty segment (see host.json's test).
+		route := fj.Bindings[0].Route
+		want := "/" + route
+		if route == "{ignored:maxlength(0)?}" {
+			want = "/{$}"
 		}
-		// Only the OAuth callbacks are anonymous; they rely on the signed state instead of a key.
+		if _, path, _ := strings.Cut(r.Pattern, " "); path != want {
+			t.Errorf("%s: handler pattern %q does not serve route %q", name, r.Pattern, route)
+		}
+		// Anonymous at the Functions level: the OAuth callbacks (signed state) and the console
+		// (App Service Authentication's principal, checked by consoleRoute). The API keeps keys.
 		anonymous := fj.Bindings[0].AuthLevel == "anonymous"
-		callback := strings.HasSuffix(fj.Bindings[0].Route, "/callback")
-		if anonymous != r.Anonymous || anonymous != callback {
-			t.Errorf("%s: authLevel %q, handler anonymous=%v: only OAuth callbacks may be anonymous", name, fj.Bindings[0].AuthLevel, r.Anonymous)
+		callback := strings.HasSuffix(route, "/callback")
+		isConsole := strings.HasPrefix(name, "Console")
+		if anonymous != r.Anonymous || anonymous != (callback || isConsole) {
+			t.Errorf("%s: authLevel %q, handler anonymous=%v: only OAuth callbacks and the console may be anonymous", name, fj.Bindings[0].AuthLevel, r.Anonymous)
+		}
+		if !isConsole && !strings.HasPrefix(route, "api/") {
+			t.Errorf("%s: route %q must keep its /api/ URL", name, route)
 		}
 	}
 }

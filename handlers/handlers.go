@@ -50,6 +50,8 @@ type Deps struct {
 	// AppAuth and Vault let the app watch its own credential's expiry.
 	AppAuth string
 	Vault   credwatch.Expirer
+	// ConsoleSettings: the console's sign-in rule and CSRF key.
+	ConsoleSettings ConsoleSettings
 }
 
 // Functions maps each non-HTTP function folder under functions/ to its invocation handler. The
@@ -74,10 +76,10 @@ type Route struct {
 // HTTPRoutes are the forwarded HTTP functions by function name.
 func HTTPRoutes(d Deps) map[string]Route {
 	return map[string]Route{
-		"Tenants":          {"GET /api/tenants", d.listTenants, false},
+		"Tenants":          {"GET /api/tenants", d.csvOrJSON(d.listTenants), false},
 		"Tenant":           {"GET /api/tenants/{tenantId}", d.getTenant, false},
 		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.updateTenant, false},
-		"TenantCollection": {"GET /api/tenants/{tenantId}/{collection}", d.tenantCollection, false},
+		"TenantCollection": {"GET /api/tenants/{tenantId}/{collection}", d.csvOrJSON(d.tenantCollection), false},
 		"TenantSyncNow":    {"POST /api/tenants/{tenantId}/sync", d.syncNow, false},
 		"DiscoveryRun":     {"POST /api/discovery", d.discoverNow, false},
 		"Connect":          {"GET /api/connect", d.connect, false},
@@ -86,16 +88,24 @@ func HTTPRoutes(d Deps) map[string]Route {
 		"ConsentLink":      {"POST /api/tenants/{tenantId}/consent-link", d.consentLink, false},
 		"ConsentCPV":       {"POST /api/consent/cpv", d.consentCPV, false},
 		"ConsentCallback":  {"GET /api/consent/callback", d.consentCallback, true},
+		// The console: anonymous at the Functions level (browsers carry no function key), each
+		// authorised by consoleRoute from App Service Authentication's principal.
+		"ConsoleOverview":       {"GET /{$}", d.consoleRoute(d.consoleOverview), true},
+		"ConsoleTenant":         {"GET /tenants/{tenantId}", d.consoleRoute(d.consoleTenant), true},
+		"ConsoleProgress":       {"GET /tenants/{tenantId}/progress", d.consoleRoute(d.consoleProgress), true},
+		"ConsoleAction":         {"POST /tenants/{tenantId}/actions/{action}", d.consoleRoute(d.consoleAction), true},
+		"ConsoleInsights":       {"GET /insights", d.consoleRoute(d.consoleInsights), true},
+		"ConsolePartner":        {"GET /partner", d.consoleRoute(d.consolePartner), true},
+		"ConsolePartnerConnect": {"GET /partner/connect", d.consoleRoute(d.consolePartnerConnect), true},
+		"ConsoleAssets":         {"GET /static/{file}", d.consoleAssets, true},
 	}
 }
 
 // New returns the handler's whole HTTP surface.
 func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	// The host polls GET / until it gets any answer; answer plainly.
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	// The host polls GET / until it gets any answer; the console's overview answers it (a
+	// redirect to sign-in, without touching storage, for the host's unauthenticated probe).
 	for name, f := range Functions(d) {
 		mux.Handle("POST /"+name, invocation.Handler(name, d.Log, f))
 	}

@@ -25,7 +25,7 @@ func (d Deps) tenantFanout(ctx context.Context, req *invocation.Request) (*invoc
 	if err != nil {
 		return nil, err
 	}
-	if err := fanout.Send(ctx, d.Queue, d.Store, invocation.Logger(ctx), msgs, reqs); err != nil {
+	if err := fanout.Send(ctx, d.Queue, d.Store, invocation.Logger(ctx), msgs, reqs, tenants); err != nil {
 		return nil, err
 	}
 	invocation.Logger(ctx).Info("fan-out queued tenant syncs", "tenants", len(tenants), "queued", len(msgs), "spread", d.FanoutSpread.String(), "isPastDue", timer.IsPastDue)

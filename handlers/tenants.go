@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -183,7 +184,7 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "reading the tenant", err)
 		return
 	}
-	msg, req, err := fanout.OnDemand(t, fanout.ReasonManual, d.Now())
+	runID, err := d.queueManualSync(r.Context(), t)
 	var refused remedy.Problem
 	if errors.As(err, &refused) {
 		// The worker would skip it (not consented, excluded): say so now instead of queueing.
@@ -194,10 +195,19 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "queueing the sync", err)
 		return
 	}
-	if err := fanout.Send(r.Context(), d.Queue, d.Store, invocation.Logger(r.Context()), []queueMessage{msg}, []domain.SyncRequest{req}); err != nil {
-		d.fail(w, r, "queueing the sync", err)
-		return
+	writeJSON(w, http.StatusAccepted, map[string]string{"runId": runID})
+}
+
+// queueManualSync queues a sync of the tenant now (the API and the console share it); a tenant
+// the worker would refuse gives that refusal, a remedy.Problem, as the error.
+func (d Deps) queueManualSync(ctx context.Context, t domain.Tenant) (string, error) {
+	msg, req, err := fanout.OnDemand(t, fanout.ReasonManual, d.Now())
+	if err != nil {
+		return "", err
 	}
-	invocation.Logger(r.Context()).Info("manual sync queued", "tenantId", id, "runId", req.RunID)
-	writeJSON(w, http.StatusAccepted, map[string]string{"runId": req.RunID})
+	if err := fanout.Send(ctx, d.Queue, d.Store, invocation.Logger(ctx), []queueMessage{msg}, []domain.SyncRequest{req}, []domain.Tenant{t}); err != nil {
+		return "", err
+	}
+	invocation.Logger(ctx).Info("manual sync queued", "tenantId", t.TenantID, "runId", req.RunID)
+	return req.RunID, nil
 }

@@ -214,10 +214,15 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	g := cloudSim.Metrics.Total("graph", "")
 	st.say("wrote .demo/summary.json (the GET /api/tenants answer); the simulator served %d Graph requests (%d throttled)", g.Requests, g.Throttled)
 
+	consoleURL := strings.TrimRight(ls.Values[config.SettingPublicBaseURL], "/") + "/"
 	if !serve {
+		st.say("the console would be at %s: `make run` serves it (sign in as %s)", consoleURL, scenario.DemoAdminUPN)
 		st.say("stopping the handler, the host, Azurite and the simulator")
 		return nil
 	}
+	fmt.Printf("\nConsole: %s\n  local sign-in (the local host plays App Service Authentication against the simulator's Entra ID):\n"+
+		"  choose %s (in the admin group ADMIN_GROUP_ID); %s is signed in but refused (not in the group).\n",
+		consoleURL, scenario.DemoAdminUPN, scenario.DemoNoMFAUPN)
 	fmt.Printf("\nServing on %s (key %s). Try:\n  curl -H 'x-functions-key: %s' %s/api/tenants\n  curl -X POST -H 'x-functions-key: %s' %s/api/tenants/%s/sync\nSimulator control API: %s/stats. Ctrl-C stops everything.\n",
 		host.URL(), host.Key(), host.Key(), host.URL(), host.Key(), host.URL(), list.Value[0].TenantID, ep.ControlURL)
 	<-ctx.Done()

@@ -3,9 +3,12 @@
 package main
 
 import (
+	"strings"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/console"
 	"log/slog"
 	"net"
 	"net/http"
@@ -136,6 +139,12 @@ func run() error {
 		Partner: partnerSvc, Consent: consentSvc, AutoConsent: cfg.AutoConsent, AdminGroupID: cfg.AdminGroupID,
 		AppServiceAuth: cfg.AppServiceAuth, PublicBaseURL: cfg.PublicBaseURL,
 		AppAuth: cfg.App.Auth, Vault: vault,
+		ConsoleSettings: handlers.ConsoleSettings{
+			// WEBSITE_AUTH_ENABLED is set by the platform when App Service Authentication is on
+			// (locally by the local host when it plays that part).
+			Auth:    console.AuthSettings{Enabled: strings.EqualFold(os.Getenv("WEBSITE_AUTH_ENABLED"), "true"), AdminGroupID: cfg.AdminGroupID},
+			CSRFKey: console.DeriveKey(cfg.StateSigningKey),
+		},
 		Store: st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
 		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,

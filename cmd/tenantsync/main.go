@@ -77,7 +77,7 @@ func runRegister(ctx context.Context, args []string, getenv func(string) string,
 		"the MSP's partner tenant id (GUID) where the app is registered and consented")
 	str(&o.PublicURL, "public-url", "PUBLIC_BASE_URL", "",
 		"the deployed app's URL, e.g. https://tenantsync-contoso.azurewebsites.net; redirect URIs are\n{url}"+
-			register.ConnectCallbackPath+" and {url}"+register.ConsentCallbackPath)
+			register.ConnectCallbackPath+", {url}"+register.ConsentCallbackPath+" and {url}"+register.SignInCallbackPath+" (console sign-in)")
 	str(&o.VaultURL, "vault-url", "KEY_VAULT_URL", "",
 		"the Key Vault that receives the credential, e.g. https://kv-tenantsync.vault.azure.net/")
 	str(&o.AppName, "app-name", "TENANTSYNC_APP_NAME", register.DefaultAppName,

@@ -240,7 +240,7 @@ func (s *Service) queueFirstSync(ctx context.Context, t domain.Tenant) (string, 
 	if err != nil {
 		return "", err
 	}
-	if err := fanout.Send(ctx, s.o.Queue, s.o.Store, s.log(), []queue.Message{msg}, []domain.SyncRequest{req}); err != nil {
+	if err := fanout.Send(ctx, s.o.Queue, s.o.Store, s.log(), []queue.Message{msg}, []domain.SyncRequest{req}, []domain.Tenant{t}); err != nil {
 		return "", fmt.Errorf("queue the first sync: %w", err)
 	}
 	return req.RunID, nil

@@ -81,18 +81,38 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
-type sender struct{ sent []queue.Message }
+type sender struct {
+	sent []queue.Message
+	// marked is what the marker held when Send was called; err fails the send.
+	mk     *marker
+	marked int
+	err    error
+}
 
 func (s *sender) Send(_ context.Context, m []queue.Message) error {
+	if s.mk != nil {
+		s.marked = len(s.mk.reqs)
+	}
+	if s.err != nil {
+		return s.err
+	}
 	s.sent = append(s.sent, m...)
 	return nil
 }
 func (s *sender) Close(context.Context) error { return nil }
 
-type marker struct{ reqs []domain.SyncRequest }
+type marker struct {
+	reqs     []domain.SyncRequest
+	restored []string
+}
 
 func (m *marker) MarkQueued(_ context.Context, r []domain.SyncRequest) error {
 	m.reqs = append(m.reqs, r...)
+	return nil
+}
+
+func (m *marker) RestoreSyncState(_ context.Context, tenantID, state, lastRunID string) error {
+	m.restored = append(m.restored, tenantID+" "+state+" "+lastRunID)
 	return nil
 }
 
@@ -111,12 +131,40 @@ func TestOnDemandAndSendApplyTheWorkersRules(t *testing.T) {
 	}
 	q, mk := &sender{}, &marker{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := Send(context.Background(), q, mk, log, []queue.Message{m}, []domain.SyncRequest{req}); err != nil || len(q.sent) != 1 || len(mk.reqs) != 1 {
+	if err := Send(context.Background(), q, mk, log, []queue.Message{m}, []domain.SyncRequest{req}, []domain.Tenant{table[okID]}); err != nil || len(q.sent) != 1 || len(mk.reqs) != 1 {
 		t.Fatalf("send: %v, sent %d marked %d", err, len(q.sent), len(mk.reqs))
 	}
 	bad := req
 	bad.TenantID = strings.ToUpper(bad.TenantID)
-	if err := Send(context.Background(), q, mk, log, []queue.Message{m}, []domain.SyncRequest{bad}); err == nil || len(q.sent) != 1 {
+	if err := Send(context.Background(), q, mk, log, []queue.Message{m}, []domain.SyncRequest{bad}, nil); err == nil || len(q.sent) != 1 {
 		t.Errorf("a request the worker would refuse was sent (%v)", err)
+	}
+}
+
+// Tenants are marked queued before the message is sent (a worker starting at once must not have
+// its "running" overwritten), and a failed send puts each tenant's previous sync state back.
+func TestSendMarksFirstAndRestoresOnFailure(t *testing.T) {
+	now := time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)
+	prev := table[okID]
+	prev.Sync.State, prev.Sync.LastRunID = domain.SyncSucceeded, "earlier-run"
+	m, req, err := OnDemand(prev, ReasonManual, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mk := &marker{}
+	q := &sender{mk: mk}
+	if err := Send(context.Background(), q, mk, log, []queue.Message{m}, []domain.SyncRequest{req}, []domain.Tenant{prev}); err != nil {
+		t.Fatal(err)
+	}
+	if q.marked != 1 {
+		t.Errorf("the tenant was marked queued after the send (marked %d when sending)", q.marked)
+	}
+	failing := &sender{err: errors.New("queue down")}
+	if err := Send(context.Background(), failing, mk, log, []queue.Message{m}, []domain.SyncRequest{req}, []domain.Tenant{prev}); err == nil {
+		t.Fatal("a failed send was not reported")
+	}
+	if len(mk.restored) != 1 || mk.restored[0] != req.TenantID+" "+domain.SyncSucceeded+" earlier-run" {
+		t.Errorf("restored %q, want the previous state back", mk.restored)
 	}
 }

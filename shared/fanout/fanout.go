@@ -154,16 +154,19 @@ func OnDemand(t domain.Tenant, reason string, now time.Time) (queue.Message, dom
 	return m, req, err
 }
 
-// Marker marks tenants queued (the store).
+// Marker records queued syncs on the tenants (the store).
 type Marker interface {
 	MarkQueued(ctx context.Context, reqs []domain.SyncRequest) error
+	RestoreSyncState(ctx context.Context, tenantID, state, lastRunID string) error
 }
 
-// Send queues built messages and marks their tenants queued. Every request is checked with the
-// worker's rules first, so nothing tenantsync sends is refused for its form. A failure to mark
-// tenants queued is logged, not returned: the messages are already on the queue and the worker
-// marks each tenant running when it starts.
-func Send(ctx context.Context, q queue.Sender, m Marker, log *slog.Logger, msgs []queue.Message, reqs []domain.SyncRequest) error {
+// Send is the one place a sync is queued. Every request is checked with the worker's rules
+// first, so nothing tenantsync sends is refused for its form. The tenants are marked queued
+// BEFORE the messages are sent: marked after, a worker that starts at once would see its
+// "running" overwritten by "queued" for the whole run. If sending fails, each tenant's sync state
+// from before (prev, the tenant rows the requests were planned from) is put back, so no tenant
+// looks queued without a message.
+func Send(ctx context.Context, q queue.Sender, m Marker, log *slog.Logger, msgs []queue.Message, reqs []domain.SyncRequest, prev []domain.Tenant) error {
 	for _, r := range reqs {
 		if p := CheckRequest(r); p != nil {
 			return fmt.Errorf("refusing to queue a sync for %q: %w", r.TenantID, *p)
@@ -172,11 +175,24 @@ func Send(ctx context.Context, q queue.Sender, m Marker, log *slog.Logger, msgs 
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := q.Send(ctx, msgs); err != nil {
-		return fmt.Errorf("queue sync messages: %w", err)
-	}
 	if err := m.MarkQueued(ctx, reqs); err != nil {
-		log.Warn("marking tenants queued failed; each shows running once its worker starts", "tenants", len(reqs), "error", err.Error())
+		return err // nothing sent yet: the caller fails and nothing is lost
+	}
+	if err := q.Send(ctx, msgs); err != nil {
+		before := make(map[string]domain.SyncStatus, len(prev))
+		for _, t := range prev {
+			before[strings.ToLower(t.TenantID)] = t.Sync
+		}
+		for _, r := range reqs {
+			st := before[strings.ToLower(r.TenantID)]
+			if st.State == "" {
+				st.State = domain.SyncNever
+			}
+			if rerr := m.RestoreSyncState(ctx, r.TenantID, st.State, st.LastRunID); rerr != nil {
+				log.Error("restoring the sync state after a failed send failed", "tenantId", r.TenantID, "runId", r.RunID, "error", rerr.Error())
+			}
+		}
+		return fmt.Errorf("queue sync messages: %w", err)
 	}
 	return nil
 }

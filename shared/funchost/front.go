@@ -76,6 +76,11 @@ func (h *Host) front() http.Handler {
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such admin API: "+r.Method+" "+r.URL.Path)
 	})
+	if h.auth != nil {
+		h.auth.routes(mux)
+		mux.Handle("/", h.auth.wrap(http.HandlerFunc(h.serveFunction)))
+		return mux
+	}
 	mux.HandleFunc("/", h.serveFunction)
 	return mux
 }

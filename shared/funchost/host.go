@@ -63,6 +63,7 @@ type Host struct {
 
 	queues map[string]*sbqueue.Queue
 	timers map[string]*timerRunner
+	auth   *easyAuth // local App Service Authentication; nil when off
 
 	mu      sync.Mutex
 	history []Invocation
@@ -89,6 +90,9 @@ func Start(opts Options) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{opts: opts, app: app, log: &hostLog{w: opts.Log}, key: opts.Key, queues: map[string]*sbqueue.Queue{}, timers: map[string]*timerRunner{}}
+	if h.auth, err = newEasyAuth(opts.Settings); err != nil {
+		return nil, err
+	}
 	if h.key == "" {
 		var b [24]byte
 		_, _ = rand.Read(b[:])

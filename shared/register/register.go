@@ -51,6 +51,10 @@ const (
 	// ConnectCallbackPath and ConsentCallbackPath are the redirect URIs' paths under the public URL.
 	ConnectCallbackPath = "/api/connect/callback"
 	ConsentCallbackPath = "/api/consent/callback"
+	// SignInCallbackPath is App Service Authentication's Entra callback: the console's sign-in
+	// uses this app registration ("Configure your App Service or Azure Functions app to use
+	// Microsoft Entra sign-in": redirect URI <app URL>/.auth/login/aad/callback).
+	SignInCallbackPath = "/.auth/login/aad/callback"
 	// ConnectPath is where the MSP starts the partner connect.
 	ConnectPath = "/api/connect"
 
@@ -271,7 +275,7 @@ func publicURL(raw string) (string, error) {
 
 // RedirectURIs are the deployed app's OAuth callbacks.
 func RedirectURIs(public string) []string {
-	return []string{public + ConnectCallbackPath, public + ConsentCallbackPath}
+	return []string{public + ConnectCallbackPath, public + ConsentCallbackPath, public + SignInCallbackPath}
 }
 
 // run holds one run's clients.

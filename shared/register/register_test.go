@@ -193,7 +193,7 @@ func (c *checker) checkApp(appID, public string) models.Applicationable {
 	if got := *app.GetSignInAudience(); got != "AzureADMultipleOrgs" {
 		c.t.Errorf("signInAudience %s", got)
 	}
-	if got, want := app.GetWeb().GetRedirectUris(), []string{public + "/api/connect/callback", public + "/api/consent/callback"}; !sameStrings(got, want) {
+	if got, want := app.GetWeb().GetRedirectUris(), []string{public + "/api/connect/callback", public + "/api/consent/callback", public + "/.auth/login/aad/callback"}; !sameStrings(got, want) {
 		c.t.Errorf("redirect URIs %v, want %v", got, want)
 	}
 	var got []string
@@ -757,7 +757,7 @@ func TestValidation(t *testing.T) {
 
 func TestRedirectURIs(t *testing.T) {
 	got := register.RedirectURIs("https://x.example")
-	if !slices.Equal(got, []string{"https://x.example/api/connect/callback", "https://x.example/api/consent/callback"}) {
+	if !slices.Equal(got, []string{"https://x.example/api/connect/callback", "https://x.example/api/consent/callback", "https://x.example/.auth/login/aad/callback"}) {
 		t.Errorf("%v", got)
 	}
 }

@@ -83,6 +83,7 @@ type Server struct {
 	CA        *simtls.CA
 
 	endpoints Endpoints
+	graphHold holdGate
 	servers   []*http.Server
 	wg        sync.WaitGroup
 	tmpDir    string
@@ -187,7 +188,7 @@ func Start(o Options) (*Server, error) {
 	}
 	// Each server mutates its TLS config when it starts: give each its own copy.
 	serve(lns[0], s.Entra, tlsCfg.Clone())
-	serve(lns[1], s.Graph, tlsCfg.Clone())
+	serve(lns[1], s.graphHold.wrap(s.Graph), tlsCfg.Clone())
 	serve(lns[2], s.Partner, tlsCfg.Clone())
 	serve(lns[3], s.Vault, tlsCfg.Clone())
 	serve(lns[4], s.Entra.ManagedIdentity(), nil)

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/crash"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
+	"github.com/tenantsync/tenantsync/shared/insights"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
@@ -172,6 +173,12 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}
 	if err := e.Store.SetTenantSyncResult(ctx, req.TenantID, tr); err != nil {
 		return res, fmt.Errorf("record tenant sync state: %w", err)
+	}
+	if state != domain.SyncFailed {
+		// The console's cross-tenant insights read this summary, never every tenant's users.
+		if err := insights.Refresh(ctx, e.Store, req.TenantID, run.RunID, e.now()); err != nil {
+			log.Warn("insights summary not updated", "error", err.Error())
+		}
 	}
 	attrs := []any{"state", state, "durationMs", run.FinishedAt.Sub(run.StartedAt).Milliseconds()}
 	if problem != nil {

@@ -348,6 +348,7 @@ func (s *Service) issueDelegated(r *http.Request, base string, sess *session, te
 		ExtExpiresIn: int(accessTokenLifetime / time.Second), AccessToken: at}
 	if sr.OpenID {
 		idc := token.Claims{TenantID: tenant.ID, ObjectID: u.ID, Username: u.UPN, Name: u.Name, Nonce: nonce}
+		groupClaims(&idc, u, base)
 		idc.Issuer, idc.Subject = issuer, sub
 		idc.Audience = jwt.ClaimStrings{sess.ClientID}
 		if resp.IDToken, err = s.iss.Sign(idc, time.Hour); err != nil {
@@ -429,4 +430,23 @@ func (s *Service) passwordGrant(r *http.Request, base string, tenant tenantRef) 
 	s.mu.Unlock()
 	sess := &session{User: u, AuthTime: s.now(), ClientID: cl.ID, AppName: cl.Name, Confidential: authenticated, Gen: gen}
 	return s.issueDelegated(r, base, sess, landed, scope, sr.Offline, "")
+}
+
+// maxTokenGroups is how many groups Entra puts in a JWT; beyond it the token carries the groups
+// overage claim pointing at Graph instead ("Groups overage claim" in the ID token claims
+// reference, https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference).
+// The simulator emits groups for every partner user who has any; in Entra the sign-in app
+// registration's groupMembershipClaims setting decides (it must include security groups).
+const maxTokenGroups = 200
+
+func groupClaims(c *token.Claims, u user, base string) {
+	if len(u.Groups) == 0 {
+		return
+	}
+	if len(u.Groups) > maxTokenGroups {
+		c.ClaimNames = map[string]string{"groups": "src1"}
+		c.ClaimSources = map[string]any{"src1": map[string]string{"endpoint": base + "/" + u.HomeTenant + "/users/" + u.ID + "/getMemberObjects"}}
+		return
+	}
+	c.Groups = append([]string(nil), u.Groups...)
 }

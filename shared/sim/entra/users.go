@@ -15,6 +15,7 @@ type user struct {
 	MFA           bool   // completes MFA at sign-in by default
 	SignInError   string // scenario-injected AADSTS code failing every sign-in
 	Disabled      bool
+	Groups        []string // partner users' group object ids
 }
 
 func errUnknownUser(upn string) error { return fmt.Errorf("entra: no user %q in the scenario", upn) }
@@ -26,7 +27,7 @@ func (s *Service) lookupUser(idOrUPN string) (user, bool) {
 	for _, u := range p.Users {
 		if strings.EqualFold(u.UPN, idOrUPN) || strings.EqualFold(u.ID, idOrUPN) {
 			return user{ID: strings.ToLower(u.ID), UPN: u.UPN, Name: u.DisplayName, HomeTenant: strings.ToLower(p.TenantID),
-				Partner: true, MFA: u.MFA, SignInError: u.SignInError}, true
+				Partner: true, MFA: u.MFA, SignInError: u.SignInError, Groups: u.Groups}, true
 		}
 	}
 	at := strings.LastIndexByte(idOrUPN, '@')

@@ -19,12 +19,18 @@ const (
 	DemoBlockedID         = "931bb1af-1599-4c16-8fd4-63d4b49eca89"
 	DemoBlockedUPN        = "blocked@" + DemoPartnerDomain
 
-	DemoAppID         = "7d1f3b52-4c1e-4a6b-9f3e-2b8c6d0a9e11"
-	DemoSecretKeyID   = "7a3e6851-3b38-4d8a-bbea-ffca8e746339"
-	DemoSecretValue   = "tSy8Q~demo.Secret-Value_0123456789abcdEF"
-	DemoConnectURI    = "http://localhost:7071/api/connect/callback"
-	DemoConsentURI    = "http://localhost:7071/api/consent/callback"
-	DemoBigAliasCount = 250 // proxyAddresses of user 0 of Contoso Dental
+	DemoAppID       = "7d1f3b52-4c1e-4a6b-9f3e-2b8c6d0a9e11"
+	DemoSecretKeyID = "7a3e6851-3b38-4d8a-bbea-ffca8e746339"
+	DemoSecretValue = "tSy8Q~demo.Secret-Value_0123456789abcdEF"
+	DemoConnectURI  = "http://localhost:7071/api/connect/callback"
+	DemoConsentURI  = "http://localhost:7071/api/consent/callback"
+	// DemoSignInURI is App Service Authentication's callback (the console's sign-in).
+	DemoSignInURI = "http://localhost:7071/.auth/login/aad/callback"
+	// DemoAdminGroupID is the partner tenant's tenantsync admins group (ADMIN_GROUP_ID); the
+	// MSP administrator is in it, the technician without MFA only in DemoTechniciansGroupID.
+	DemoAdminGroupID       = "0c7a1f5e-3b2d-4c6e-8f9a-7d1e2c3b4a50"
+	DemoTechniciansGroupID = "5d0f2c1a-7e3b-4f9a-8c6d-2b1e0a9f8c7d"
+	DemoBigAliasCount      = 250 // proxyAddresses of user 0 of Contoso Dental
 
 	// One customer tenant per failure mode (see DemoFile).
 	DemoContosoDental      = "8ed1aad4-3aba-443c-ab88-c01a25f66cd3"
@@ -59,8 +65,8 @@ func demoPartner() PartnerSpec {
 		Domain:      DemoPartnerDomain,
 		Users: []PartnerUserSpec{
 			{ID: DemoServiceAccountID, UPN: DemoServiceAccountUPN, DisplayName: "tenantsync service account", MFA: true},
-			{ID: DemoAdminID, UPN: DemoAdminUPN, DisplayName: "MSP Administrator", MFA: true},
-			{ID: DemoNoMFAID, UPN: DemoNoMFAUPN, DisplayName: "Technician without MFA", MFA: false},
+			{ID: DemoAdminID, UPN: DemoAdminUPN, DisplayName: "MSP Administrator", MFA: true, Groups: []string{DemoAdminGroupID, DemoTechniciansGroupID}},
+			{ID: DemoNoMFAID, UPN: DemoNoMFAUPN, DisplayName: "Technician without MFA", MFA: false, Groups: []string{DemoTechniciansGroupID}},
 			{ID: DemoBlockedID, UPN: DemoBlockedUPN, DisplayName: "Technician blocked by Conditional Access", MFA: true, SignInError: "53003"},
 		},
 	}
@@ -71,7 +77,7 @@ func demoApp(now time.Time) *AppSpec {
 		AppID:        DemoAppID,
 		DisplayName:  "tenantsync",
 		Secrets:      []SecretSpec{{KeyID: DemoSecretKeyID, Value: DemoSecretValue, EndDateTime: now.AddDate(1, 0, 0).Truncate(time.Second)}},
-		RedirectURIs: []string{DemoConnectURI, DemoConsentURI},
+		RedirectURIs: []string{DemoConnectURI, DemoConsentURI, DemoSignInURI},
 		Roles:        append([]string(nil), SyncGraphPermissions...),
 	}
 }

@@ -60,6 +60,9 @@ type PartnerUserSpec struct {
 	// SignInError makes every sign-in of this user fail with this AADSTS code
 	// (50076 MFA required, 53003 Conditional Access, 50173 grant revoked, ...).
 	SignInError string `json:"signInError,omitempty"`
+	// Groups are the object ids of the partner-tenant groups the user belongs to; sign-in id
+	// tokens carry them in "groups" (more than 200 become the groups overage claim).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // AppSpec pre-registers tenantsync's multi-tenant app in the partner tenant (tests and the demo;

@@ -708,7 +708,7 @@ func TestMFAAndReportAnomalies(t *testing.T) {
 		return tn
 	}
 	coho, fab, contoso := get(DemoCohoWinery), get(DemoFabrikamLegal), get(DemoContosoDental)
-	if fab.Faults != (Faults{ThrottleEvery: 3, RetryAfter: "0.5"}) {
+	if !reflect.DeepEqual(fab.Faults, Faults{ThrottleEvery: 3, RetryAfter: "0.5"}) {
 		t.Errorf("Fabrikam Legal faults %+v, want every 3rd request throttled (the MFA fallback under throttling)", fab.Faults)
 	}
 	if coho.Premium || !coho.SecurityDefaults || fab.Premium || fab.SecurityDefaults || !contoso.Premium {

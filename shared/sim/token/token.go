@@ -38,6 +38,11 @@ type Claims struct {
 	IDType   string   `json:"idtyp,omitempty"` // "app" for app-only tokens
 	Nonce    string   `json:"nonce,omitempty"`
 	Version  string   `json:"ver,omitempty"`
+	// Groups, or instead the groups overage claim (_claim_names/_claim_sources) when a user
+	// has more groups than a JWT may carry.
+	Groups       []string          `json:"groups,omitempty"`
+	ClaimNames   map[string]string `json:"_claim_names,omitempty"`
+	ClaimSources map[string]any    `json:"_claim_sources,omitempty"`
 	jwt.RegisteredClaims
 }
 
