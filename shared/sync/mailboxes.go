@@ -51,9 +51,12 @@ type mailboxStats struct {
 // Skipped is the rows left out that an MSP may want to know about.
 func (s mailboxStats) Skipped() int { return s.Hashed + s.Malformed }
 
-// reportConcealed decides concealment from the tenant's setting (displayConcealedNames; nil when it
-// could not be read) and the share of hashed names in the rows read, never from one row: Microsoft
-// writes "(Unknown)" for some users even with names shown (microsoft-graph-docs#15148).
+// reportConcealed decides concealment from the tenant's setting (displayConcealedNames: "If set to
+// true, all reports conceal user information such as usernames, groups, and sites",
+// learn.microsoft.com/graph/api/resources/adminreportsettings; nil when it could not be read) and the share of hashed names in the rows read, never from one row: reports
+// carry "(Unknown)" for some users (microsoft-graph-docs#15148: some users of an otherwise named
+// report; microsoft-graph-docs-contrib#8980: every user, a service fault). Unverified: under which
+// settings Microsoft writes it; the threads do not say so reliably, so no setting is inferred from it.
 func reportConcealed(setting *bool, st mailboxStats) bool {
 	if setting != nil && *setting {
 		return true

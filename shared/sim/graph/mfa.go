@@ -29,7 +29,8 @@ var (
 		scopes: []string{"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"}}
 )
 
-// securityDefaultsID is the policy's fixed id in Microsoft's example answer.
+// securityDefaultsID is the policy's id as remembered from Microsoft's example answer (not
+// re-checked against the page; clients must not depend on it).
 const securityDefaultsID = "00000000-0000-0000-0000-000000000005"
 
 // handleSecurityDefaults answers GET /policies/identitySecurityDefaultsEnforcementPolicy (v1.0).
@@ -47,8 +48,9 @@ func handleSecurityDefaults(c *call) *gerr {
 	return nil
 }
 
-// Well-known method ids: the password method and the three phone slots have fixed ids in
-// Microsoft's examples (passwordAuthenticationMethod, phoneAuthenticationMethod resource pages).
+// Method ids: the password, mobile phone and e-mail methods have fixed ids in Microsoft's examples
+// (as remembered from the passwordAuthenticationMethod, phoneAuthenticationMethod and
+// emailAuthenticationMethod pages; not re-checked). tenantsync reads only @odata.type and phoneType.
 const (
 	passwordMethodID = "28c10230-6103-485e-b985-444c60001490"
 	mobilePhoneID    = "3179e48a-750b-4051-897c-87b9720928f7"

@@ -207,7 +207,7 @@ func (s *Service) writeMailboxCSV(w io.Writer, tc *tenantCtx, days string, conce
 		}
 		upn, name := u.ReportUPN, u.DisplayName
 		switch {
-		case upn == "(Unknown)": // some users appear so even with names shown (microsoft-graph-docs#15148)
+		case upn == "(Unknown)": // some users appear so (microsoft-graph-docs#15148)
 			name = ""
 		case strings.HasPrefix(upn, "<PII:"): // both columns redacted (microsoft-graph-docs-contrib#3420)
 			name, _, _ = strings.Cut(upn, "@")
