@@ -192,6 +192,17 @@ func TestPartnerConnectThroughHandlers(t *testing.T) {
 	if r := e.serve("GET", "/api/connect", http.Header{"X-Ms-Client-Principal": {principal("bob", "other-group")}}, ""); r.Code != http.StatusForbidden {
 		t.Errorf("non-admin principal: %d, want 403", r.Code)
 	}
+	// Without App Service Authentication (WEBSITE_AUTH_ENABLED off) the header is anybody's: a
+	// forged principal is ignored and the state names automation, not the forged name.
+	on := e.mux
+	e.mux = New(Deps{Store: e.store, Partner: e.svc, Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: time.Now, AdminGroupID: adminGroup})
+	for _, forged := range []string{principal("mallory", adminGroup), principal("mallory", "other-group")} {
+		r := keep(e.serve("GET", "/api/connect", http.Header{"X-Ms-Client-Principal": {forged}, "X-Ms-Client-Principal-Name": {"mallory"}}, ""))
+		if _, c := stateOf(t, r.Header().Get("Location")); r.Code != http.StatusFound || c.By != domain.AutomationCaller {
+			t.Errorf("forged principal, App Service Authentication off: %d, by %q, want %q", r.Code, c.By, domain.AutomationCaller)
+		}
+	}
+	e.mux = on
 
 	// The sign-in and the callback page.
 	back := e.signIn(t, loc, scenario.DemoServiceAccountUPN)
