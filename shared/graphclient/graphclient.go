@@ -50,5 +50,11 @@ func NewWithRetry(cred azcore.TokenCredential, ep cloud.Endpoints, retry *RetryH
 	if ep.GraphURL != "" {
 		adapter.SetBaseUrl(ep.GraphURL)
 	}
-	return msgraphsdk.NewGraphServiceClient(adapter), adapter, nil
+	// Not msgraphsdk.NewGraphServiceClient: it passes the global store.BackingStoreFactoryInstance
+	// to NewGraphBaseServiceClient, whose EnableBackingStore assigns it back to that global
+	// (kiota-http-go nethttp_request_adapter.go: `store.BackingStoreFactoryInstance = factory`), an
+	// unsynchronised write that races with every model constructor reading it while other tenants
+	// sync in the same process (found by the race detector). A nil factory skips the write and
+	// leaves the same default factory in place.
+	return &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}, adapter, nil
 }
