@@ -126,10 +126,20 @@ func TestHandlerKilledMidFanoutLosesNothing(t *testing.T) {
 	if s.handlerPid(t) == pid {
 		t.Fatal("the host did not restart the handler")
 	}
+	redelivered := 0
 	for _, d := range checkAllSucceeded(t, s, w, q) {
 		if d > 2 {
 			t.Errorf("a run took %d deliveries: a crash may cost the messages in flight one delivery, no more", d)
 		}
+		if d == 2 {
+			redelivered++
+		}
 	}
-	t.Logf("queue %+v", q)
+	// Every message was delivered before the kill and none can have finished after 10 Graph
+	// calls in all, so the kill hit messages in flight.
+	if redelivered == 0 {
+		t.Error("no run was redelivered: the kill did not hit a message in flight")
+	}
+	_, body = s.call("GET", "/admin/queues/tenant-sync", "", true)
+	t.Logf("%d runs redelivered once; queue %s", redelivered, body)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -42,6 +43,8 @@ func fakeHandler() {
 	}
 	fmt.Println("fake handler starting")
 	fmt.Fprintln(os.Stderr, "fake handler stderr line")
+	var deaf atomic.Bool
+	var srv *http.Server
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && r.Method == http.MethodGet {
@@ -61,6 +64,10 @@ func fakeHandler() {
 		switch {
 		case r.URL.Path == "/Crash":
 			os.Exit(3)
+		case r.URL.Path == "/Deaf": // drop every connection and stop listening, but stay alive
+			deaf.Store(true)
+			go srv.Close()
+			<-r.Context().Done()
 		case r.URL.Path == "/Slow":
 			<-r.Context().Done()
 		case r.URL.Path == "/NoContentType":
@@ -97,6 +104,9 @@ func fakeHandler() {
 			answerJSON(http.StatusOK, `{"Outputs":{},"Logs":["ok from `+strings.Trim(r.URL.Path, "/")+`"],"ReturnValue":null}`)
 		}
 	})
-	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT"), Handler: mux}
+	srv = &http.Server{Addr: "127.0.0.1:" + os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT"), Handler: mux}
 	_ = srv.ListenAndServe()
+	if deaf.Load() {
+		select {} // alive and silent until killed
+	}
 }

@@ -60,6 +60,7 @@ var testFunctions = map[string]string{
 	"SbFail":        `{"bindings":[{"name":"msg","type":"serviceBusTrigger","direction":"in","queueName":"fail-queue","connection":"ServiceBusConnection","dataType":"binary"}]}`,
 	"SbString":      `{"bindings":[{"name":"msg","type":"serviceBusTrigger","direction":"in","queueName":"string-queue","connection":"ServiceBusConnection"}]}`,
 	"Crash":         `{"bindings":[{"name":"timer","type":"timerTrigger","direction":"in","schedule":"0 0 0 1 1 *"}]}`,
+	"Deaf":          `{"bindings":[{"name":"timer","type":"timerTrigger","direction":"in","schedule":"0 0 0 1 1 *"}]}`,
 	"Slow":          `{"bindings":[{"name":"timer","type":"timerTrigger","direction":"in","schedule":"0 0 0 1 1 *"}]}`,
 	"NoContentType": `{"bindings":[{"name":"timer","type":"timerTrigger","direction":"in","schedule":"0 0 0 1 1 *"}]}`,
 	"Empty":         `{"bindings":[{"name":"timer","type":"timerTrigger","direction":"in","schedule":"0 0 0 1 1 *"}]}`,
@@ -76,6 +77,7 @@ type fixtureOpts struct {
 	disableTimers bool
 	maxDelivery   int
 	stateDir      string
+	readyTimeout  time.Duration
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -111,6 +113,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		Executable:    exe,
 		Key:           "test-key",
 		StateDir:      o.stateDir,
+		ReadyTimeout:  o.readyTimeout,
 		Queue:         sbqueue.Options{MaxDeliveryCount: o.maxDelivery},
 		DisableTimers: o.disableTimers,
 		Log:           f.log,
@@ -510,6 +513,24 @@ func TestInvocationAfterCrashWaitsForRestart(t *testing.T) {
 	}
 	if n := f.host.HandlerStarts(); n != 4 {
 		t.Errorf("handler started %d times, want 4 (one restart per crash)", n)
+	}
+}
+
+// A handler that drops a connection and then stops answering (alive, listener closed) is
+// restarted once it fails the readiness probe, instead of holding every invocation forever.
+func TestDeafHandlerIsRestarted(t *testing.T) {
+	f := newFixture(t, fixtureOpts{disableTimers: true, readyTimeout: 5 * time.Second})
+	if err := f.host.Fire(context.Background(), "Deaf", ""); err == nil {
+		t.Fatal("invocation of a handler that dropped its connection succeeded")
+	}
+	if err := f.host.Fire(context.Background(), "Timer1", ""); err != nil {
+		t.Fatalf("invocation after the handler went deaf: %v", err)
+	}
+	if n := f.host.HandlerStarts(); n != 2 {
+		t.Errorf("handler started %d times, want 2", n)
+	}
+	if !strings.Contains(f.log.String(), "does not answer") {
+		t.Error("the restart of the deaf handler was not logged")
 	}
 }
 

@@ -278,8 +278,14 @@ func (w *worker) suspect(p *process) {
 	w.mu.Unlock()
 	w.log.errorf("Custom handler (Pid=%d) dropped a connection: no invocations until it answers again or is restarted", p.cmd.Process.Pid)
 	go func() {
-		if w.waitReady(context.Background(), p) != nil {
-			return // it died: run restarts it
+		if err := w.waitReady(context.Background(), p); err != nil {
+			select {
+			case <-p.exited: // it died: run restarts it
+			default: // alive but not answering: restart it rather than wait forever
+				w.log.errorf("Custom handler (Pid=%d) does not answer (%v): restarting it", p.cmd.Process.Pid, err)
+				w.kill(p)
+			}
+			return
 		}
 		w.mu.Lock()
 		defer w.mu.Unlock()

@@ -21,8 +21,8 @@ import (
 // "Best practices to handle throttling"): wait the seconds in Retry-After and retry; "if the
 // request fails again with a 429 error code, you are still being throttled. Continue to use the
 // recommended Retry-After delay and retry the request until it succeeds"; without Retry-After,
-// back off exponentially. 503 and 504 are transient service errors retried the same way
-// (https://learn.microsoft.com/graph/errors). Measured reasons for not using kiota's own handler:
+// back off exponentially. 503 and 504 are retried the same way, as kiota's own handler does
+// (kiota-http-go retry_handler.go: 429, 503, 504). Measured reasons for not using kiota's own handler:
 // it computes time.Duration(retryAfterSeconds) * time.Second, so Graph's fractional values
 // ("0.5", "2.128") are truncated (0.5 → retry at once), and it gives up after 3 retries, which a
 // storm outlasts (with 429 on every 2nd and 503 on every 3rd request two attempts in three fail).
@@ -169,10 +169,11 @@ type batchItem struct {
 	DependsOn []string          `json:"dependsOn"`
 }
 
-// batchItems retries the items of a JSON batch that Graph answered 429/503/504. Graph evaluates
-// each item against throttling limits on its own and answers it with its own status and
-// Retry-After ("Throttling and batching" in https://learn.microsoft.com/graph/throttling); the
-// SDKs do not retry items. After the longest of their Retry-After values each such item is sent
+// batchItems retries the items of a JSON batch that Graph answered 429/503/504. Each item carries
+// its own status and headers, Retry-After included, and the SDKs do not retry items
+// (https://learn.microsoft.com/graph/json-batching; shared/docs/microsoft-apis.md). Not verified
+// against Microsoft's text here: that Graph evaluates each item against throttling limits on its
+// own (the stored copy of the throttling page did not show its batching section). After the longest of their Retry-After values each such item is sent
 // again as the plain request it stands for, with this handler's per-request retries, and its
 // final answer replaces the item's: a request that is throttled again is then retried like any
 // other, never stuck in a cycle of batch round trips. Batches with dependsOn are left alone:
