@@ -60,6 +60,9 @@ type easyAuth struct {
 	authority, tenant, clientID, secret, publicURL string
 	client                                         *http.Client
 
+	// unavailable, when set, is why signing in cannot work (missing settings).
+	unavailable error
+
 	mu       sync.Mutex
 	sessions map[string]*authSession
 	logins   map[string]*authLogin
@@ -76,7 +79,10 @@ func newEasyAuth(s map[string]string) (*easyAuth, error) {
 		publicURL: strings.TrimRight(s["PUBLIC_BASE_URL"], "/"),
 		sessions:  map[string]*authSession{}, logins: map[string]*authLogin{}}
 	if a.tenant == "" || a.clientID == "" || a.secret == "" || a.publicURL == "" {
-		return nil, errors.New("WEBSITE_AUTH_ENABLED is true but the local sign-in needs PARTNER_TENANT_ID, APP_CLIENT_ID (or WEBSITE_AUTH_CLIENT_ID), APP_CLIENT_SECRET (or MICROSOFT_PROVIDER_AUTHENTICATION_SECRET) and PUBLIC_BASE_URL")
+		// The host still starts (the handler's own "setting X is missing" error is the one to
+		// show) and still strips client-sent identity headers; only signing in is refused.
+		a.unavailable = errors.New("WEBSITE_AUTH_ENABLED is true but the local sign-in needs PARTNER_TENANT_ID, APP_CLIENT_ID (or WEBSITE_AUTH_CLIENT_ID), APP_CLIENT_SECRET (or MICROSOFT_PROVIDER_AUTHENTICATION_SECRET) and PUBLIC_BASE_URL")
+		return a, nil
 	}
 	roots, err := x509.SystemCertPool()
 	if err != nil {
@@ -138,6 +144,10 @@ func (a *easyAuth) routes(mux *http.ServeMux) {
 }
 
 func (a *easyAuth) login(w http.ResponseWriter, r *http.Request) {
+	if a.unavailable != nil {
+		authError(w, http.StatusServiceUnavailable, a.unavailable.Error())
+		return
+	}
 	state, nonce := randomID(), randomID()
 	now := time.Now()
 	a.mu.Lock()
@@ -160,6 +170,10 @@ func authError(w http.ResponseWriter, status int, msg string) {
 }
 
 func (a *easyAuth) callback(w http.ResponseWriter, r *http.Request) {
+	if a.unavailable != nil {
+		authError(w, http.StatusServiceUnavailable, a.unavailable.Error())
+		return
+	}
 	q := r.URL.Query()
 	a.mu.Lock()
 	l := a.logins[q.Get("state")]

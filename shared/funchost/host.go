@@ -93,6 +93,9 @@ func Start(opts Options) (*Host, error) {
 	if h.auth, err = newEasyAuth(opts.Settings); err != nil {
 		return nil, err
 	}
+	if h.auth != nil && h.auth.unavailable != nil {
+		h.log.errorf("local App Service Authentication: %v", h.auth.unavailable)
+	}
 	if h.key == "" {
 		var b [24]byte
 		_, _ = rand.Read(b[:])
