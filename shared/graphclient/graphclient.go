@@ -15,6 +15,13 @@ import (
 	"github.com/tenantsync/tenantsync/shared/cloud"
 )
 
+func init() {
+	// msgraph-sdk-go-core creates its error-mapping registry on first use with unsynchronised
+	// double-checked locking (error_mappings_registry.go, getInstance, v1.4.0): two tenants'
+	// first $batch at once race on it (found with -race). Create it before any goroutine can.
+	msgraphgocore.GetErrorFactoryFromRegistry("")
+}
+
 // New returns a Graph client and its request adapter (the adapter is what batch requests and
 // page iterators need) authenticating with cred.
 func New(cred azcore.TokenCredential, ep cloud.Endpoints) (*msgraphsdk.GraphServiceClient, *msgraphsdk.GraphRequestAdapter, error) {
