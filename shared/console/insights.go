@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
@@ -41,25 +42,34 @@ func ParseDays(v string) int {
 
 // Insights reads and builds the insights.
 func (s *Service) Insights(ctx context.Context, days int) (Insights, error) {
-	tenants, err := s.Store.ListTenants(ctx)
-	if err != nil {
-		return Insights{}, err
-	}
-	sums, err := insights.List(ctx, s.Store)
-	if err != nil {
-		return Insights{}, err
-	}
-	subs := map[string][]domain.License{}
-	err = s.Store.AllRows(ctx, store.TableLicenses, func(tenantID string, item json.RawMessage) error {
-		var l domain.License
-		if err := json.Unmarshal(item, &l); err != nil {
-			return err
+	// Three independent queries (tenants, summaries, licence subscriptions): run them at once,
+	// so the page waits for the slowest, not the sum.
+	var (
+		tenants          []domain.Tenant
+		sums             map[string]insights.Summary
+		subs             = map[string][]domain.License{}
+		errT, errS, errL error
+		wg               gosync.WaitGroup
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); tenants, errT = s.Store.ListTenants(ctx) }()
+	go func() { defer wg.Done(); sums, errS = insights.List(ctx, s.Store) }()
+	go func() {
+		defer wg.Done()
+		errL = s.Store.AllRows(ctx, store.TableLicenses, func(tenantID string, item json.RawMessage) error {
+			var l domain.License
+			if err := json.Unmarshal(item, &l); err != nil {
+				return err
+			}
+			subs[tenantID] = append(subs[tenantID], l)
+			return nil
+		})
+	}()
+	wg.Wait()
+	for _, err := range []error{errT, errS, errL} {
+		if err != nil {
+			return Insights{}, err
 		}
-		subs[tenantID] = append(subs[tenantID], l)
-		return nil
-	})
-	if err != nil {
-		return Insights{}, err
 	}
 	return BuildInsights(tenants, subs, sums, days, s.now()), nil
 }
