@@ -111,6 +111,7 @@ func seedTenant(ctx context.Context, st *store.Store, id string, i, users int, n
 		if err := lw.Put(ctx, sku, domain.License{SkuID: sku, SkuPartNumber: sku, ProductName: sku, Enabled: users + 5, Consumed: users, Available: 5}); err != nil {
 			return err
 		}
+		sum.Licences = append(sum.Licences, insights.Licence{SkuPartNumber: sku, ProductName: sku, Purchased: users + 5, Assigned: users})
 	}
 	for _, w := range []*store.CollectionWriter{uw, sw, lw} {
 		if _, err := w.Finish(ctx, false); err != nil {
