@@ -64,10 +64,10 @@ func (s *Service) Insights(ctx context.Context, days int) (Insights, error) {
 func BuildInsights(tenants []domain.Tenant, sums map[string]insights.Summary, days int, now time.Time) Insights {
 	in := Insights{Days: days,
 		MFA: Table{Name: "users-without-mfa", Caption: "Users without MFA, by tenant", Empty: "Every synced user is registered for MFA, or MFA registration is unknown.",
-			Columns: []Column{{Label: "Tenant"}, {Label: "Users", Numeric: true}, {Label: "Without MFA", Numeric: true}, {Label: "MFA registered", Numeric: true}, {Label: "Users without MFA (first 25)"}}},
+			Columns: []Column{{Label: "Tenant"}, {Label: "Users", Numeric: true}, {Label: "Without MFA", Numeric: true}, {Label: "MFA registered", Numeric: true}, {Label: "Users without MFA (first 5)"}}},
 		Inactive: Table{Name: "inactive-licensed-users", Caption: "Licensed users without a sign-in for " + strconv.Itoa(days) + " days, by tenant",
 			Empty:   "No licensed user has been inactive that long (tenants without Entra ID P1/P2 report no sign-in dates).",
-			Columns: []Column{{Label: "Tenant"}, {Label: "Inactive licensed users", Numeric: true}, {Label: "Longest inactive (first 25)"}}},
+			Columns: []Column{{Label: "Tenant"}, {Label: "Inactive licensed users", Numeric: true}, {Label: "Longest inactive (first 5)"}}},
 		Licences: Table{Name: "licence-utilisation", Caption: "Licence utilisation by SKU", Empty: "No licence subscriptions synced yet.",
 			Columns: []Column{{Label: "SKU"}, {Label: "Tenants", Numeric: true}, {Label: "Purchased", Numeric: true}, {Label: "Assigned", Numeric: true}, {Label: "Unassigned (waste)", Numeric: true}, {Label: "Suspended", Numeric: true}, {Label: "Utilisation", Numeric: true}}},
 		Expiring: Table{Name: "expiring-relationships", Caption: "GDAP relationships ending within 30 days without auto-extend", Empty: "No relationship ends within 30 days.",

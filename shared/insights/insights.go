@@ -17,8 +17,8 @@ import (
 // InactiveThresholds are the "no sign-in for N days" choices the insights page offers.
 var InactiveThresholds = []int{30, 60, 90, 180}
 
-// maxListed caps the users named per tenant and list (the counts are exact).
-const maxListed = 25
+// maxListed caps the users named per tenant and list (the counts are exact; the tenant page lists them all): it keeps the summaries, which the insights page reads for every tenant at once, small.
+const maxListed = 5
 
 // UserRef names a user in a summary.
 type UserRef struct {
