@@ -311,7 +311,7 @@ func TestDemoScenario(t *testing.T) {
 		!app.Secrets[0].EndDateTime.Equal(testNow.AddDate(1, 0, 0)) {
 		t.Fatalf("secrets %+v", app.Secrets)
 	}
-	if !reflect.DeepEqual(app.RedirectURIs, []string{"http://localhost:7071/api/connect/callback", "http://localhost:7071/api/consent/callback"}) {
+	if !reflect.DeepEqual(app.RedirectURIs, []string{"http://localhost:7071/api/connect/callback", "http://localhost:7071/api/consent/callback", "http://localhost:7071/.auth/login/aad/callback"}) {
 		t.Fatalf("redirect URIs %v", app.RedirectURIs)
 	}
 	for _, perm := range []string{"User.Read.All", "Group.Read.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All",
