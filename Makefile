@@ -68,10 +68,11 @@ test: deps local.settings.json chromium
 
 # Benchmarks against Azurite and the simulator: a sync of BENCH_TENANTS tenants of the large
 # scenario (Graph calls and table transactions per tenant, users/s, peak heap), the 1,000-tenant
-# fan-out, and the storage layer.
+# fan-out, the storage layer, and the console's page server time with BENCH_CONSOLE_TENANTS
+# (1,000) tenants of BENCH_CONSOLE_USERS (200) users.
 BENCH_TENANTS ?= 25
 bench: deps
-	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem ./shared/bench ./shared/store ./shared/sim/scenario
+	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/bench ./shared/store ./shared/sim/scenario
 
 vet:
 	$(GO) vet ./...

@@ -3,20 +3,18 @@ package console
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/insights"
-	"github.com/tenantsync/tenantsync/shared/store"
 )
 
-// Insights are the cross-tenant views. They are built from the per-tenant summaries the sync
-// writes on each tenant row (counts, MFA registration) plus the licence subscriptions (a few
-// rows per tenant, read in one cross-partition query): no per-user scan, no Graph call.
+// Insights are the cross-tenant views, built from the tenant rows and the insights summaries the
+// sync writes per tenant (shared/insights): two queries, no per-user scan, no Graph call.
 type Insights struct {
 	Days      int   // the inactivity threshold shown
 	MFA       Table // users without MFA, by tenant
@@ -41,37 +39,35 @@ func ParseDays(v string) int {
 
 // Insights reads and builds the insights.
 func (s *Service) Insights(ctx context.Context, days int) (Insights, error) {
-	tenants, err := s.Store.ListTenants(ctx)
-	if err != nil {
-		return Insights{}, err
+	// Two independent queries (tenant rows, insights summaries): run them at once, so the page
+	// waits for the slower, not the sum.
+	var (
+		tenants    []domain.Tenant
+		sums       map[string]insights.Summary
+		errT, errS error
+		wg         gosync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); tenants, errT = s.Store.ListTenants(ctx) }()
+	go func() { defer wg.Done(); sums, errS = insights.List(ctx, s.Store) }()
+	wg.Wait()
+	if errT != nil {
+		return Insights{}, errT
 	}
-	sums, err := insights.List(ctx, s.Store)
-	if err != nil {
-		return Insights{}, err
+	if errS != nil {
+		return Insights{}, errS
 	}
-	subs := map[string][]domain.License{}
-	err = s.Store.AllRows(ctx, store.TableLicenses, func(tenantID string, item json.RawMessage) error {
-		var l domain.License
-		if err := json.Unmarshal(item, &l); err != nil {
-			return err
-		}
-		subs[tenantID] = append(subs[tenantID], l)
-		return nil
-	})
-	if err != nil {
-		return Insights{}, err
-	}
-	return BuildInsights(tenants, subs, sums, days, s.now()), nil
+	return BuildInsights(tenants, sums, days, s.now()), nil
 }
 
 // BuildInsights computes the insights tables.
-func BuildInsights(tenants []domain.Tenant, subs map[string][]domain.License, sums map[string]insights.Summary, days int, now time.Time) Insights {
+func BuildInsights(tenants []domain.Tenant, sums map[string]insights.Summary, days int, now time.Time) Insights {
 	in := Insights{Days: days,
 		MFA: Table{Name: "users-without-mfa", Caption: "Users without MFA, by tenant", Empty: "Every synced user is registered for MFA, or MFA registration is unknown.",
-			Columns: []Column{{Label: "Tenant"}, {Label: "Users", Numeric: true}, {Label: "Without MFA", Numeric: true}, {Label: "MFA registered", Numeric: true}, {Label: "Users without MFA (first 25)"}}},
+			Columns: []Column{{Label: "Tenant"}, {Label: "Users", Numeric: true}, {Label: "Without MFA", Numeric: true}, {Label: "MFA registered", Numeric: true}, {Label: "Users without MFA (first 5)"}}},
 		Inactive: Table{Name: "inactive-licensed-users", Caption: "Licensed users without a sign-in for " + strconv.Itoa(days) + " days, by tenant",
 			Empty:   "No licensed user has been inactive that long (tenants without Entra ID P1/P2 report no sign-in dates).",
-			Columns: []Column{{Label: "Tenant"}, {Label: "Inactive licensed users", Numeric: true}, {Label: "Longest inactive (first 25)"}}},
+			Columns: []Column{{Label: "Tenant"}, {Label: "Inactive licensed users", Numeric: true}, {Label: "Longest inactive (first 5)"}}},
 		Licences: Table{Name: "licence-utilisation", Caption: "Licence utilisation by SKU", Empty: "No licence subscriptions synced yet.",
 			Columns: []Column{{Label: "SKU"}, {Label: "Tenants", Numeric: true}, {Label: "Purchased", Numeric: true}, {Label: "Assigned", Numeric: true}, {Label: "Unassigned (waste)", Numeric: true}, {Label: "Suspended", Numeric: true}, {Label: "Utilisation", Numeric: true}}},
 		Expiring: Table{Name: "expiring-relationships", Caption: "GDAP relationships ending within 30 days without auto-extend", Empty: "No relationship ends within 30 days.",
@@ -133,16 +129,19 @@ func BuildInsights(tenants []domain.Tenant, subs map[string][]domain.License, su
 		tenants, purchased, assigned, suspended int
 	}
 	aggs := map[string]*skuAgg{}
-	for _, ls := range subs {
-		for _, l := range ls {
+	for _, t := range tenants {
+		if t.Excluded {
+			continue
+		}
+		for _, l := range sums[t.TenantID].Licences {
 			a := aggs[l.SkuPartNumber]
 			if a == nil {
 				a = &skuAgg{name: nonEmpty(l.ProductName, l.SkuPartNumber)}
 				aggs[l.SkuPartNumber] = a
 			}
 			a.tenants++
-			a.purchased += l.Enabled
-			a.assigned += l.Consumed
+			a.purchased += l.Purchased
+			a.assigned += l.Assigned
 			a.suspended += l.Suspended
 		}
 	}

@@ -17,8 +17,8 @@ import (
 // InactiveThresholds are the "no sign-in for N days" choices the insights page offers.
 var InactiveThresholds = []int{30, 60, 90, 180}
 
-// maxListed caps the users named per tenant and list (the counts are exact).
-const maxListed = 25
+// maxListed caps the users named per tenant and list (the counts are exact; the tenant page lists them all): it keeps the summaries, which the insights page reads for every tenant at once, small.
+const maxListed = 5
 
 // UserRef names a user in a summary.
 type UserRef struct {
@@ -42,6 +42,17 @@ type Summary struct {
 	Inactive    map[int]int `json:"inactive,omitempty"`
 	// InactiveUsers lists the longest-inactive licensed users (at least the smallest threshold).
 	InactiveUsers []UserRef `json:"inactiveUsers,omitempty"`
+	// Licences are the tenant's subscriptions: purchased (enabled) vs assigned (consumed).
+	Licences []Licence `json:"licences,omitempty"`
+}
+
+// Licence is one subscription's use.
+type Licence struct {
+	SkuPartNumber string `json:"sku"`
+	ProductName   string `json:"name,omitempty"`
+	Purchased     int    `json:"purchased"`
+	Assigned      int    `json:"assigned"`
+	Suspended     int    `json:"suspended,omitempty"`
 }
 
 // Compute reads the tenant's stored users (joined with their MFA and sign-in rows) and
@@ -98,6 +109,17 @@ func Compute(ctx context.Context, st *store.Store, tenantID, runID string, now t
 			break
 		}
 		skip = next
+	}
+	subs, _, err := st.Page(ctx, store.TableLicenses, tenantID, store.MaxPageSize, "")
+	if err != nil {
+		return s, err
+	}
+	for _, raw := range subs {
+		var l domain.License
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return s, err
+		}
+		s.Licences = append(s.Licences, Licence{SkuPartNumber: l.SkuPartNumber, ProductName: l.ProductName, Purchased: l.Enabled, Assigned: l.Consumed, Suspended: l.Suspended})
 	}
 	if !s.SignInKnown { // no premium: inactivity cannot be told from "never signed in"
 		s.Inactive, inactive = nil, nil
