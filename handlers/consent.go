@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
 // consentLink serves POST /api/tenants/{tenantId}/consent-link {"email": ...} → 202 with the
@@ -54,43 +52,6 @@ func (d Deps) consentLink(w http.ResponseWriter, r *http.Request) {
 	default:
 		d.fail(w, r, "sending the consent link", err)
 	}
-}
-
-// consentCPV serves POST /api/consent/cpv {"tenantIds": [...]} (empty: every eligible tenant).
-func (d Deps) consentCPV(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		TenantIDs []string `json:"tenantIds"`
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "could not read the body")
-		return
-	}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", `body must be empty (every eligible tenant) or {"tenantIds": ["<tenant GUID>", ...]}`)
-			return
-		}
-		for _, id := range body.TenantIDs {
-			if !domain.IsTenantID(strings.TrimSpace(id)) {
-				writeError(w, http.StatusBadRequest, "BadRequest", "tenantIds must be tenant GUIDs; "+jsonQuote(id)+" is not")
-				return
-			}
-		}
-	}
-	results, err := d.Consent.GrantCPV(r.Context(), body.TenantIDs)
-	var p *consent.Problem
-	switch {
-	case errors.As(err, &p) && errors.Is(err, consent.ErrPartnerCenter):
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": p.Code, "message": p.Message, "remediation": p.Remediation}, "results": nonNil(results)})
-		return
-	case err != nil:
-		d.fail(w, r, "Partner Center consent", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": nonNil(results), "summary": consent.Summarize(results)})
 }
 
 func nonNil(rs []consent.Result) []consent.Result {

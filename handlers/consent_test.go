@@ -32,6 +32,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/sim"
@@ -92,6 +93,7 @@ type consentHandlerEnv struct {
 	azConn  string
 	store   *store.Store
 	queue   *consentMemQueue
+	opQueue *consentMemQueue // the operations queue
 	logs    *consentLogBuffer
 	opts    consent.Options
 	deps    Deps
@@ -121,7 +123,7 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: az.ConnectionString(), queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
+	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: az.ConnectionString(), queue: &consentMemQueue{}, opQueue: &consentMemQueue{}, logs: &consentLogBuffer{}}
 	if e.store, err = store.Open(config.Tables{ConnectionString: e.azConn}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -155,9 +157,53 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		return tok.Token, err
 	}}
 	e.deps = Deps{Store: e.store, Queue: e.queue, Log: log, Now: time.Now, Consent: consent.New(e.opts), AutoConsent: o.autoConsent, AdminGroupID: consentTestAdminGroup,
-		Discovery: &discovery.Discoverer{Store: e.store, Credentials: creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: log}}
+		Operations: &operation.Service{Store: e.store, Queue: e.opQueue, Log: log},
+		Discovery:  &discovery.Discoverer{Store: e.store, Credentials: creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: log}}
 	e.mux = New(e.deps)
 	return e
+}
+
+// operate sends a request that starts an operation, checks the 202 answer, runs the queued
+// operation through the OperationRun function as the host would deliver it, and returns the
+// finished operation as GET /api/operations/{id} shows it.
+func (e *consentHandlerEnv) operate(method, path, body string) operation.Operation {
+	e.t.Helper()
+	rec := e.do(method, path, body)
+	var started struct {
+		operation.Operation
+		StatusURL string `json:"statusUrl"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &started); err != nil || rec.Code != http.StatusAccepted || started.State != operation.StateQueued ||
+		started.StatusURL != "/api/operations/"+started.ID || rec.Header().Get("Location") != started.StatusURL {
+		e.t.Fatalf("%s %s: %d %s (Location %q)", method, path, rec.Code, rec.Body, rec.Header().Get("Location"))
+	}
+	e.opQueue.mu.Lock()
+	msgs := e.opQueue.msgs
+	e.opQueue.msgs = nil
+	e.opQueue.mu.Unlock()
+	if len(msgs) != 1 || msgs[0].ID != started.ID {
+		e.t.Fatalf("operations queue holds %d messages, want the one for %s", len(msgs), started.ID)
+	}
+	for delivery := 1; delivery <= 2; delivery++ { // a second delivery of the same message changes nothing
+		payload, _ := json.Marshal(map[string]any{"Data": map[string]any{"msg": base64.StdEncoding.EncodeToString(msgs[0].Body)},
+			"Metadata": map[string]any{"DeliveryCount": fmt.Sprint(delivery), "MessageId": `"` + msgs[0].ID + `"`}})
+		req, err := invocation.Decode(payload)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := Functions(e.deps)["OperationRun"](e.ctx, req); err != nil {
+			e.t.Fatalf("OperationRun: %v", err)
+		}
+	}
+	rec = e.do("GET", started.StatusURL, "")
+	var op operation.Operation
+	if err := json.Unmarshal(rec.Body.Bytes(), &op); err != nil || rec.Code != http.StatusOK || !op.Done() {
+		e.t.Fatalf("GET %s: %d %s", started.StatusURL, rec.Code, rec.Body)
+	}
+	if op.Attempts != 1 {
+		e.t.Errorf("operation ran %d times, want once for two deliveries", op.Attempts)
+	}
+	return op
 }
 
 func (e *consentHandlerEnv) remember(tok string) {
@@ -313,8 +359,8 @@ func (e *consentHandlerEnv) scan() {
 
 func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{mailFrom: scenario.DemoServiceAccountUPN})
-	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	if op := e.operate("POST", "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v", op)
 	}
 	aw := "/api/tenants/" + scenario.DemoAdventureWorks + "/consent-link"
 	key := []string{"X-MS-CLIENT-PRINCIPAL", consentPrincipal("alex@contosomsp.onmicrosoft.com")}
@@ -427,8 +473,8 @@ func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 
 func TestConsentLinkWithoutMailbox(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{})
-	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	if op := e.operate("POST", "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v", op)
 	}
 	rec := e.do("POST", "/api/tenants/"+scenario.DemoAdventureWorks+"/consent-link", `{"email":"admin@adventureworks.com"}`)
 	if code, msg := errorCode(t, rec); rec.Code != http.StatusServiceUnavailable || code != "MailNotConfigured" || !strings.Contains(msg, "CONSENT_MAIL_FROM") {
@@ -436,12 +482,12 @@ func TestConsentLinkWithoutMailbox(t *testing.T) {
 	}
 	// Partner Center consent without the partner connection: 503 saying to connect.
 	e2 := newConsentHandlerEnv(t, consentHandlerOptions{noPartnerToken: true})
-	if rec := e2.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	if op := e2.operate("POST", "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v", op)
 	}
-	rec = e2.do("POST", "/api/consent/cpv", "")
-	if code, msg := errorCode(t, rec); rec.Code != http.StatusServiceUnavailable || code != "PartnerNotConnected" || !strings.Contains(msg, "/api/connect") {
-		t.Errorf("cpv without partner: %d %s %q", rec.Code, code, msg)
+	op := e2.operate("POST", "/api/consent/cpv", `{"all": true}`)
+	if op.State != operation.StateFailed || op.Error == nil || op.Error.Code != "PartnerNotConnected" || !strings.Contains(op.Error.Remediation+op.Error.Message, "/api/connect") {
+		t.Errorf("cpv without partner: %+v %+v", op, op.Error)
 	}
 }
 
@@ -449,30 +495,35 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{autoConsent: true})
 	// Discovery with AUTO_CONSENT: Woodgrove is consented through Partner Center right away and
 	// the answer carries the summary.
-	rec := e.do("POST", "/api/discovery", "")
+	op := e.operate("POST", "/api/discovery", "")
 	var ans struct {
 		Found   int
 		Consent *consent.Summary `json:"consent"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil || rec.Code != http.StatusOK || ans.Found != 13 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
-		t.Fatalf("discovery answer %d %s", rec.Code, rec.Body)
+	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 13 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
+		t.Fatalf("discovery operation %+v: %s", op, op.Result)
 	}
 	if c := e.tenant(scenario.DemoWoodgroveBank).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodCPV {
 		t.Errorf("Woodgrove after discovery: %+v", c)
 	}
-	for _, bad := range []string{`{"tenantIds":["nope"]}`, `{"tenants":[]}`, `[`} {
+	// An empty body no longer means "every tenant": that takes {"all": true}.
+	for _, bad := range []string{``, `{}`, `{"tenantIds":[]}`, `{"all":false}`, `{"tenantIds":["nope"]}`, `{"tenants":[]}`, `[`,
+		`{"all":true,"tenantIds":["` + scenario.DemoWoodgroveBank + `"]}`, `{"all":true}{"all":true}`} {
 		if rec := e.do("POST", "/api/consent/cpv", bad); rec.Code != http.StatusBadRequest {
-			t.Errorf("body %s: %d %s", bad, rec.Code, rec.Body)
+			t.Errorf("body %q: %d %s", bad, rec.Code, rec.Body)
 		}
 	}
+	if n := len(e.opQueue.msgs); n != 0 {
+		t.Errorf("refused requests queued %d operations", n)
+	}
 	// Named tenants: Woodgrove is done already, Adventure Works needs the link.
-	rec = e.do("POST", "/api/consent/cpv", `{"tenantIds":["`+scenario.DemoWoodgroveBank+`","`+scenario.DemoAdventureWorks+`"]}`)
+	op = e.operate("POST", "/api/consent/cpv", `{"tenantIds":["`+scenario.DemoWoodgroveBank+`","`+scenario.DemoAdventureWorks+`"]}`)
 	var out struct {
 		Results []consent.Result
 		Summary consent.Summary
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK || len(out.Results) != 2 || out.Summary.Skipped != 2 {
-		t.Fatalf("cpv answer %d %s", rec.Code, rec.Body)
+	if err := json.Unmarshal(op.Result, &out); err != nil || op.State != operation.StateSucceeded || len(out.Results) != 2 || out.Summary.Skipped != 2 {
+		t.Fatalf("cpv operation %+v: %s", op, op.Result)
 	}
 	for _, r := range out.Results {
 		want := map[string]string{scenario.DemoWoodgroveBank: consent.CodeAlreadyConsented, scenario.DemoAdventureWorks: consent.CodeMissingRoles}[r.TenantID]
@@ -480,10 +531,13 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 			t.Errorf("result %+v, want skipped %s", r, want)
 		}
 	}
-	// Empty body: every eligible tenant (none left that Partner Center can do).
-	rec = e.do("POST", "/api/consent/cpv", "")
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK || out.Summary.Consented != 0 {
-		t.Fatalf("cpv all %d %s", rec.Code, rec.Body)
+	// {"all": true}: every eligible tenant (none left that Partner Center can do).
+	op = e.operate("POST", "/api/consent/cpv", `{"all": true}`)
+	if err := json.Unmarshal(op.Result, &out); err != nil || op.State != operation.StateSucceeded || out.Summary.Consented != 0 {
+		t.Fatalf("cpv all %+v: %s", op, op.Result)
+	}
+	if rec := e.do("GET", "/api/operations/"+strings.Repeat("0", 8)+"-0000-0000-0000-000000000000", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown operation: %d %s", rec.Code, rec.Body)
 	}
 	if q := e.queue.tenants(); len(q) != 1 || q[0] != scenario.DemoWoodgroveBank {
 		t.Errorf("queued %v, want Woodgrove's first sync only", q)

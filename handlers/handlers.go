@@ -13,6 +13,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/credwatch"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/store"
@@ -38,6 +39,8 @@ type Deps struct {
 	// AppAuth and Vault let the app watch its own credential's expiry.
 	AppAuth string
 	Vault   credwatch.Expirer
+	// Operations runs the long requests (discovery, Partner Center consent) from a queue.
+	Operations *operation.Service
 }
 
 // Functions maps each non-HTTP function folder under functions/ to its invocation handler. The
@@ -48,6 +51,7 @@ func Functions(d Deps) map[string]invocation.Func {
 		"TenantFanout":     d.tenantFanout,
 		"TenantSync":       d.tenantSync,
 		"PartnerKeepAlive": d.partnerKeepAlive,
+		"OperationRun":     d.operationRun,
 	}
 }
 
@@ -74,6 +78,7 @@ func HTTPRoutes(d Deps) map[string]Route {
 		"ConsentLink":      {"POST /api/tenants/{tenantId}/consent-link", d.consentLink, false},
 		"ConsentCPV":       {"POST /api/consent/cpv", d.consentCPV, false},
 		"ConsentCallback":  {"GET /api/consent/callback", d.consentCallback, true},
+		"OperationStatus":  {"GET /api/operations/{operationId}", d.operationStatus, false},
 	}
 }
 

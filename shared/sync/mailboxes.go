@@ -32,7 +32,7 @@ var concealedName = regexp.MustCompile(`^[0-9A-F]{32}$`)
 // follows Graph's 302 to the pre-authenticated download itself (sending no Authorization there)
 // and streams the CSV row by row.
 func mailboxes(ctx context.Context, hc *http.Client, graphURL string, cred azcore.TokenCredential, sink deltaSink) (int, error) {
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.GraphScope}})
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.Endpoints{GraphURL: graphURL}.GraphScope()}})
 	if err != nil {
 		return 0, err
 	}
