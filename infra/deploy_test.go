@@ -333,3 +333,23 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// A variable set, even to empty, wins over the running app's value (that is how a setting is cleared);
+// an unset one keeps it.
+func TestDeployEnvironmentOverridesAndClears(t *testing.T) {
+	e := newDeployEnv(t, fakeaz.State{Tenant: partnerTenant, User: "user-1"})
+	if _, out, err := e.run(map[string]string{"RESOURCE_GROUP": "rg1", "LOCATION": "westeurope", "APP_CLIENT_ID": appID,
+		"ADMIN_GROUP_ID": "0c7a1f5e-3b2d-4c6e-8f9a-7d1e2c3b4a50", "CONSENT_MAIL_FROM": "svc@msp.example", "AUTO_CONSENT": "FALSE"}); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, out, err := e.run(map[string]string{"RESOURCE_GROUP": "rg1", "ADMIN_GROUP_ID": ""}); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	p := e.load().Params
+	if p["adminGroupId"] != "" || p["consentMailFrom"] != "svc@msp.example" || p["autoConsent"] != false || p["appClientId"] != appID {
+		t.Errorf("parameters after clearing ADMIN_GROUP_ID: %v", p)
+	}
+	if _, out, err := e.run(map[string]string{"RESOURCE_GROUP": "rg1", "AUTO_CONSENT": "maybe"}); err == nil || !strings.Contains(out, "AUTO_CONSENT must be true or false") {
+		t.Errorf("a bad AUTO_CONSENT was accepted: %v\n%s", err, out)
+	}
+}
