@@ -42,8 +42,9 @@ const (
 )
 
 // StaleAfter is how long an operation may stay queued or running before it is reported failed: longer
-// than the 30-minute default functionTimeout of Flex Consumption plus redeliveries, so only a worker
-// that died for good (its message dead-lettered) looks abandoned.
+// than every delivery of its message timing out (host.json functionTimeout 10 minutes x the queue's
+// MaxDeliveryCount 10), so only a worker that stopped for good (its message dead-lettered) looks
+// abandoned.
 const StaleAfter = 2 * time.Hour
 
 // Error is an operation's failure: a stable code, the message and what to do.
