@@ -50,5 +50,12 @@ func NewWithRetry(cred azcore.TokenCredential, ep cloud.Endpoints, retry *RetryH
 	if ep.GraphURL != "" {
 		adapter.SetBaseUrl(ep.GraphURL)
 	}
-	return msgraphsdk.NewGraphServiceClient(adapter), adapter, nil
+	// Not msgraphsdk.NewGraphServiceClient: it passes kiota's global store.BackingStoreFactoryInstance
+	// back to EnableBackingStore, which writes that global again on every client, a data race with
+	// any goroutine deserialising a response meanwhile (models read it): seen under -race when
+	// Partner Center consent verifies tenants concurrently. A nil factory leaves the global as it is
+	// (kiota-http-go NetHttpRequestAdapter.EnableBackingStore: "if factory != nil"), and the parse
+	// node and serialization writer factories get their backing store proxies as before.
+	gc := msgraphsdk.NewGraphBaseServiceClient(adapter, nil)
+	return &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *gc}, adapter, nil
 }
