@@ -5,11 +5,9 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"strings"
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
 // consentLink serves POST /api/tenants/{tenantId}/consent-link {"email": ...} → 202 with the
@@ -49,34 +47,6 @@ func (d Deps) consentLink(w http.ResponseWriter, r *http.Request) {
 	default:
 		d.fail(w, r, "sending the consent link", err)
 	}
-}
-
-// consentCPV serves POST /api/consent/cpv {"tenantIds": [...]} (empty: every eligible tenant).
-func (d Deps) consentCPV(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		TenantIDs []string `json:"tenantIds"`
-	}
-	if !decodeBody(w, r, &body, `an empty body (every eligible tenant) or {"tenantIds": ["<tenant GUID>", ...]}`, true) {
-		return
-	}
-	for i, id := range body.TenantIDs {
-		if !domain.IsTenantID(id) {
-			writeError(w, http.StatusBadRequest, "BadRequest", "tenantIds must be tenant GUIDs; "+jsonQuote(id)+" is not")
-			return
-		}
-		body.TenantIDs[i] = strings.ToLower(id) // tenant ids are kept in lower case
-	}
-	results, err := d.Consent.GrantCPV(r.Context(), body.TenantIDs)
-	var p *consent.Problem
-	switch {
-	case errors.As(err, &p) && errors.Is(err, consent.ErrPartnerCenter):
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": p.Code, "message": p.Message, "remediation": p.Remediation}, "results": nonNil(results)})
-		return
-	case err != nil:
-		d.fail(w, r, "Partner Center consent", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": nonNil(results), "summary": consent.Summarize(results)})
 }
 
 func nonNil(rs []consent.Result) []consent.Result {

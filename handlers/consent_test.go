@@ -30,6 +30,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/sim"
@@ -90,6 +91,7 @@ type consentHandlerEnv struct {
 	azConn  string
 	store   *store.Store
 	queue   *consentMemQueue
+	opQueue *consentMemQueue // the operations queue
 	logs    *consentLogBuffer
 	opts    consent.Options
 	deps    Deps
@@ -115,7 +117,7 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: conn, store: st, queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
+	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: conn, store: st, queue: &consentMemQueue{}, opQueue: &consentMemQueue{}, logs: &consentLogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	creds := &sync.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}
 	hc, err := e.ep.HTTPClient()
@@ -144,17 +146,62 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 	}}
 	e.deps = Deps{Store: e.store, Queue: e.queue, Log: log, Now: time.Now, Consent: consent.New(e.opts), AutoConsent: o.autoConsent, AdminGroupID: consentTestAdminGroup,
 		AppServiceAuth: !o.appServiceAuthOff, PublicBaseURL: "http://localhost:7071",
-		Discovery: &discovery.Discoverer{Store: e.store, Credentials: creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: log}}
+		Operations: &operation.Service{Store: e.store, Queue: e.opQueue, Log: log},
+		Discovery:  &discovery.Discoverer{Store: e.store, Credentials: creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: log}}
 	e.mux = New(e.deps)
 	return e
 }
 
-// discover runs discovery through the API, so the demo tenants exist.
+// discover runs discovery through the API (an operation, run as the host would deliver it), so
+// the demo tenants exist.
 func (e *consentHandlerEnv) discover() {
 	e.t.Helper()
-	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		e.t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	if op := e.operate("POST", "/api/discovery", ""); op.State != operation.StateSucceeded {
+		e.t.Fatalf("discovery: %+v", op)
 	}
+}
+
+// operate sends a request that starts an operation, checks the 202 answer, runs the queued
+// operation through the OperationRun function as the host would deliver it, and returns the
+// finished operation as GET /api/operations/{id} shows it.
+func (e *consentHandlerEnv) operate(method, path, body string) operation.Operation {
+	e.t.Helper()
+	rec := e.do(method, path, body)
+	var started struct {
+		operation.Operation
+		StatusURL string `json:"statusUrl"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &started); err != nil || rec.Code != http.StatusAccepted || started.State != operation.StateQueued ||
+		started.StatusURL != "/api/operations/"+started.ID || rec.Header().Get("Location") != started.StatusURL {
+		e.t.Fatalf("%s %s: %d %s (Location %q)", method, path, rec.Code, rec.Body, rec.Header().Get("Location"))
+	}
+	e.opQueue.mu.Lock()
+	msgs := e.opQueue.msgs
+	e.opQueue.msgs = nil
+	e.opQueue.mu.Unlock()
+	if len(msgs) != 1 || msgs[0].ID != started.ID {
+		e.t.Fatalf("operations queue holds %d messages, want the one for %s", len(msgs), started.ID)
+	}
+	for delivery := 1; delivery <= 2; delivery++ { // a second delivery of the same message changes nothing
+		payload, _ := json.Marshal(map[string]any{"Data": map[string]any{"msg": base64.StdEncoding.EncodeToString(msgs[0].Body)},
+			"Metadata": map[string]any{"DeliveryCount": fmt.Sprint(delivery), "MessageId": `"` + msgs[0].ID + `"`}})
+		req, err := invocation.Decode(payload)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := Functions(e.deps)["OperationRun"](e.ctx, req); err != nil {
+			e.t.Fatalf("OperationRun: %v", err)
+		}
+	}
+	rec = e.do("GET", started.StatusURL, "")
+	var op operation.Operation
+	if err := json.Unmarshal(rec.Body.Bytes(), &op); err != nil || rec.Code != http.StatusOK || !op.Done() {
+		e.t.Fatalf("GET %s: %d %s", started.StatusURL, rec.Code, rec.Body)
+	}
+	if op.Attempts != 1 {
+		e.t.Errorf("operation ran %d times, want once for two deliveries", op.Attempts)
+	}
+	return op
 }
 
 func (e *consentHandlerEnv) remember(tok string) {
@@ -506,8 +553,8 @@ func TestConsentLinkStrictInputsAndWhoAsked(t *testing.T) {
 
 func TestConsentLinkWithoutMailbox(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{})
-	if rec := e.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	if op := e.operate("POST", "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v", op)
 	}
 	rec := e.do("POST", "/api/tenants/"+scenario.DemoAdventureWorks+"/consent-link", `{"email":"admin@adventureworks.com"}`)
 	if code, msg := errorCode(t, rec); rec.Code != http.StatusServiceUnavailable || code != "MailNotConfigured" || !strings.Contains(msg, "CONSENT_MAIL_FROM") {
@@ -515,12 +562,12 @@ func TestConsentLinkWithoutMailbox(t *testing.T) {
 	}
 	// Partner Center consent without the partner connection: 503 saying to connect.
 	e2 := newConsentHandlerEnv(t, consentHandlerOptions{noPartnerToken: true})
-	if rec := e2.do("POST", "/api/discovery", ""); rec.Code != http.StatusOK {
-		t.Fatalf("discovery: %d %s", rec.Code, rec.Body)
+	if op := e2.operate("POST", "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v", op)
 	}
-	rec = e2.do("POST", "/api/consent/cpv", "")
-	if code, msg := errorCode(t, rec); rec.Code != http.StatusServiceUnavailable || code != "PartnerNotConnected" || !strings.Contains(msg, "/api/connect") {
-		t.Errorf("cpv without partner: %d %s %q", rec.Code, code, msg)
+	op := e2.operate("POST", "/api/consent/cpv", `{"all": true}`)
+	if op.State != operation.StateFailed || op.Error == nil || op.Error.Code != "PartnerNotConnected" || !strings.Contains(op.Error.Remediation+op.Error.Message, "/api/connect") {
+		t.Errorf("cpv without partner: %+v %+v", op, op.Error)
 	}
 }
 
@@ -528,13 +575,13 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{autoConsent: true})
 	// Discovery with AUTO_CONSENT: Woodgrove is consented through Partner Center right away and
 	// the answer carries the summary.
-	rec := e.do("POST", "/api/discovery", "")
+	op := e.operate("POST", "/api/discovery", "")
 	var ans struct {
 		Found   int
 		Consent *consent.Summary `json:"consent"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil || rec.Code != http.StatusOK || ans.Found != 13 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
-		t.Fatalf("discovery answer %d %s", rec.Code, rec.Body)
+	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 13 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
+		t.Fatalf("discovery operation %+v: %s", op, op.Result)
 	}
 	if c := e.tenant(scenario.DemoWoodgroveBank).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodCPV {
 		t.Errorf("Woodgrove after discovery: %+v", c)
@@ -542,7 +589,7 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	aw := `"` + scenario.DemoAdventureWorks + `"`
 	for bad, says := range map[string]string{
 		`{"tenantIds":["nope"]}`: `"nope" is not`,
-		`{"tenants":[]}`:         `key "tenants" is not accepted here (accepted: tenantIds)`,
+		`{"tenants":[]}`:         `key "tenants" is not accepted here`,
 		`[`:                      "must be a JSON object",
 		`{"tenantIds":[` + aw + `]} {"tenantIds":[]}`:             "more than one JSON value",
 		`{"tenantIds":[` + aw + `],"tenantIds":[]}`:               `key "tenantIds" appears more than once`,
@@ -555,14 +602,24 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 			t.Errorf("body %s: %d %s %q, want 400 saying %q", bad, rec.Code, code, msg, says)
 		}
 	}
+	// An empty body no longer means "every tenant": that takes {"all": true}.
+	for _, bad := range []string{``, `{}`, `{"tenantIds":[]}`, `{"all":false}`, `{"tenantIds":["nope"]}`, `{"tenants":[]}`, `[`,
+		`{"all":true,"tenantIds":["` + scenario.DemoWoodgroveBank + `"]}`, `{"all":true}{"all":true}`} {
+		if rec := e.do("POST", "/api/consent/cpv", bad); rec.Code != http.StatusBadRequest {
+			t.Errorf("body %q: %d %s", bad, rec.Code, rec.Body)
+		}
+	}
+	if n := len(e.opQueue.msgs); n != 0 {
+		t.Errorf("refused requests queued %d operations", n)
+	}
 	// Named tenants: Woodgrove is done already, Adventure Works needs the link.
-	rec = e.do("POST", "/api/consent/cpv", `{"tenantIds":["`+scenario.DemoWoodgroveBank+`","`+scenario.DemoAdventureWorks+`"]}`)
+	op = e.operate("POST", "/api/consent/cpv", `{"tenantIds":["`+scenario.DemoWoodgroveBank+`","`+scenario.DemoAdventureWorks+`"]}`)
 	var out struct {
 		Results []consent.Result
 		Summary consent.Summary
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK || len(out.Results) != 2 || out.Summary.Skipped != 2 {
-		t.Fatalf("cpv answer %d %s", rec.Code, rec.Body)
+	if err := json.Unmarshal(op.Result, &out); err != nil || op.State != operation.StateSucceeded || len(out.Results) != 2 || out.Summary.Skipped != 2 {
+		t.Fatalf("cpv operation %+v: %s", op, op.Result)
 	}
 	for _, r := range out.Results {
 		want := map[string]string{scenario.DemoWoodgroveBank: consent.CodeAlreadyConsented, scenario.DemoAdventureWorks: consent.CodeMissingRoles}[r.TenantID]
@@ -570,10 +627,13 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 			t.Errorf("result %+v, want skipped %s", r, want)
 		}
 	}
-	// Empty body: every eligible tenant (none left that Partner Center can do).
-	rec = e.do("POST", "/api/consent/cpv", "")
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK || out.Summary.Consented != 0 {
-		t.Fatalf("cpv all %d %s", rec.Code, rec.Body)
+	// {"all": true}: every eligible tenant (none left that Partner Center can do).
+	op = e.operate("POST", "/api/consent/cpv", `{"all": true}`)
+	if err := json.Unmarshal(op.Result, &out); err != nil || op.State != operation.StateSucceeded || out.Summary.Consented != 0 {
+		t.Fatalf("cpv all %+v: %s", op, op.Result)
+	}
+	if rec := e.do("GET", "/api/operations/"+strings.Repeat("0", 8)+"-0000-0000-0000-000000000000", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown operation: %d %s", rec.Code, rec.Body)
 	}
 	if q := e.queue.tenants(); len(q) != 1 || q[0] != scenario.DemoWoodgroveBank {
 		t.Errorf("queued %v, want Woodgrove's first sync only", q)

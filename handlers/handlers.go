@@ -18,6 +18,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/credwatch"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/routefold"
@@ -52,6 +53,8 @@ type Deps struct {
 	Vault   credwatch.Expirer
 	// ConsoleSettings: the console's sign-in rule and CSRF key.
 	ConsoleSettings ConsoleSettings
+	// Operations runs the long requests (discovery, Partner Center consent) from a queue.
+	Operations *operation.Service
 }
 
 // Functions maps each non-HTTP function folder under functions/ to its invocation handler. The
@@ -62,6 +65,7 @@ func Functions(d Deps) map[string]invocation.Func {
 		"TenantFanout":     d.tenantFanout,
 		"TenantSync":       d.tenantSync,
 		"PartnerKeepAlive": d.partnerKeepAlive,
+		"OperationRun":     d.operationRun,
 	}
 }
 
@@ -98,6 +102,7 @@ func HTTPRoutes(d Deps) map[string]Route {
 		"ConsolePartner":        {"GET /partner", d.consoleRoute(d.consolePartner), true},
 		"ConsolePartnerConnect": {"GET /partner/connect", d.consoleRoute(d.consolePartnerConnect), true},
 		"ConsoleAssets":         {"GET /static/{file}", d.consoleAssets, true},
+		"OperationStatus":       {"GET /api/operations/{operationId}", d.operationStatus, false},
 	}
 }
 

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/consent"
@@ -51,19 +50,6 @@ func (d Deps) autoConsent(ctx context.Context) *consent.Summary {
 type discoveryAnswer struct {
 	*discovery.Report
 	Consent *consent.Summary `json:"consent,omitempty"`
-}
-
-// discoverNow serves POST /api/discovery: discovery on demand. It takes no body (empty, or {}).
-func (d Deps) discoverNow(w http.ResponseWriter, r *http.Request) {
-	if !decodeBody(w, r, &struct{}{}, "no body, or {}", true) {
-		return
-	}
-	rep, err := d.Discovery.Run(r.Context())
-	if err != nil {
-		d.fail(w, r, "discovery", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, discoveryAnswer{Report: rep, Consent: d.autoConsent(r.Context())})
 }
 
 // warnCredential logs, on every discovery run, when the app's own credential nears expiry: a

@@ -3,7 +3,45 @@
 // Vault in RBAC mode, one user-assigned identity holding exactly the roles it needs, Application
 // Insights on Log Analytics, and App Service Authentication for the admin endpoints.
 //
-// Deploy: make deploy (see README "Deploy into your subscription").
+// Deploy: make deploy (see README "Deploy into your subscription"). infra/deploy.sh passes every
+// parameter on every run (resolved from the environment, the app's current settings and the previous
+// deployment), so an upgrade with no environment variables changes nothing.
+//
+// Checked against Microsoft's sources (no Bicep compiler or az can run where this is developed: the
+// syntax is checked by the tree-sitter-bicep grammar in make test, infra/bicep_test.go):
+//
+// Resource types and API versions (ARM template reference, learn.microsoft.com/azure/templates/<type>;
+// the Flex Consumption shapes as in Azure-Samples/azure-functions-flex-consumption-samples
+// IaC/bicep/core/host/function.bicep and learn.microsoft.com/azure/azure-functions/flex-consumption-how-to):
+//   Microsoft.ManagedIdentity/userAssignedIdentities           2023-01-31
+//   Microsoft.OperationalInsights/workspaces                   2023-09-01
+//   Microsoft.Insights/components                              2020-02-02  (WorkspaceResourceId)
+//   Microsoft.Storage/storageAccounts (+ blobServices/containers) 2023-05-01 (allowSharedKeyAccess)
+//   Microsoft.ServiceBus/namespaces (+ queues)                 2022-10-01-preview (disableLocalAuth)
+//   Microsoft.KeyVault/vaults                                  2023-07-01  (enableRbacAuthorization, purge protection)
+//   Microsoft.Authorization/roleAssignments                    2022-04-01
+//   Microsoft.Web/serverfarms                                  2024-04-01  (sku FC1 / FlexConsumption, reserved)
+//   Microsoft.Web/sites                                        2024-04-01  (functionAppConfig: deployment.storage
+//                                                                           blobContainer + UserAssignedIdentity,
+//                                                                           scaleAndConcurrency, runtime)
+//   Microsoft.Web/sites/config 'authsettingsV2'                2024-04-01
+// Not verified against a Microsoft source: runtime { name: 'custom', version: '1.0' } for a custom
+// handler on Flex Consumption (the samples show the language runtimes only).
+//
+// Role definitions: the ONE table of every built-in role this template assigns. Ids and names from
+// "Azure built-in roles" (learn.microsoft.com/azure/role-based-access-control/built-in-roles, the
+// Storage, Integration and Security sections); infra/bicep_test.go compares each id with its name.
+//   ROLE b7e6dc6d-f1e8-4753-8033-0f276bb0955b  Storage Blob Data Owner         host storage: timer leases, deployment package
+//   ROLE 0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3  Storage Table Data Contributor  tenants, synced data, operations
+//   ROLE 090c5cfd-751d-490a-894a-3ce6f1109419  Azure Service Bus Data Owner    each queue: send, receive, and read its length
+//   ROLE b86a8fe4-44ce-4948-aee5-eccb2c155cd7  Key Vault Secrets Officer       partner refresh token (read and rotate)
+// Why Data Owner and not Data Sender + Data Receiver: the Service Bus trigger's identity needs "Azure
+// Service Bus Data Receiver, Azure Service Bus Data Owner" (Functions docs, identity-based connections,
+// "Grant permission to the identity"), and target-based scaling needs Manage rights: "With Listen rights
+// scaling reverts to incremental scale because the queue or topic length can't be used to inform scaling
+// decisions" (learn.microsoft.com/azure/azure-functions/functions-target-based-scaling). Data Owner is
+// assigned on each queue only, never on the namespace, so it manages nothing else; it also covers the
+// fan-out's and the API's sends.
 targetScope = 'resourceGroup'
 
 @description('Azure region for every resource.')
@@ -37,6 +75,9 @@ param authClientId string = ''
 @description('Mailbox (UPN in the partner tenant) that sends admin-consent links.')
 param consentMailFrom string = ''
 
+@description('Partner Center REST root: the global one (also for Microsoft Cloud for US Government), or https://partner.partnercenterapi.microsoftonline.cn for Partner Center operated by 21Vianet (learn.microsoft.com/partner-center/developer/partner-center-rest-urls).')
+param partnerCenterUrl string = 'https://api.partnercenter.microsoft.com'
+
 @description('NCRONTAB schedule of the fan-out (UTC).')
 param fanoutSchedule string = '0 0 */6 * * *'
 
@@ -52,28 +93,39 @@ param autoConsent bool = true
 @description('Maximum instances of the Flex Consumption app.')
 param maximumInstanceCount int = 40
 
+@description('Key Vault name. deploy.sh picks a new random one on a first deployment and passes the same one on every upgrade: vaults keep purge protection, so a deterministic name would collide with the soft-deleted vault of a removed deployment for 90 days.')
+@minLength(3)
+@maxLength(24)
+param keyVaultName string
+
+@description('The app settings as they are now (deploy.sh reads them from the running app): kept on upgrade, so nothing an operator set is lost. Secure: never stored in the deployment history.')
+@secure()
+param currentAppSettings object = {}
+
 var suffix = uniqueString(resourceGroup().id, prefix)
 var names = {
   identity: '${prefix}-id-${suffix}'
   storage: toLower(take('${prefix}st${suffix}', 24))
   serviceBus: '${prefix}-sb-${suffix}'
-  keyVault: take('${prefix}-kv-${suffix}', 24)
+  keyVault: keyVaultName
   logs: '${prefix}-logs-${suffix}'
   insights: '${prefix}-ai-${suffix}'
   plan: '${prefix}-plan-${suffix}'
   app: '${prefix}-func-${suffix}'
 }
 var queueName = 'tenant-sync'
+// Long HTTP-started work (discovery with consent, Partner Center consent) runs from this queue,
+// outside the 230 s HTTP limit (shared/operation).
+var operationsQueueName = 'tenant-operations'
 var deploymentContainer = 'app-package'
 var publicUrl = 'https://${names.app}.azurewebsites.net'
 
-// Built-in role definition ids: exactly these, and nothing broader (a contract test checks the list).
+// Built-in role definition ids: exactly the ROLE table above (infra/bicep_test.go checks both agree).
 var roles = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // host: timer leases, deployment package
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // tenants and synced data
-  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2552a1d6' // fan-out
-  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // TenantSync trigger
-  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // partner refresh token (read and rotate)
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 }
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -146,6 +198,19 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
   }
 }
 
+resource operationsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: serviceBus
+  name: operationsQueueName
+  properties: {
+    requiresDuplicateDetection: true // MessageId = operation id: a re-sent start is dropped
+    duplicateDetectionHistoryTimeWindow: 'PT10M'
+    maxDeliveryCount: 10
+    lockDuration: 'PT5M'
+    deadLetteringOnMessageExpiration: true
+    defaultMessageTimeToLive: 'P1D'
+  }
+}
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: names.keyVault
   location: location
@@ -179,21 +244,21 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-resource busSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(queue.id, identity.id, roles.serviceBusDataSender)
+resource busOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(queue.id, identity.id, roles.serviceBusDataOwner)
   scope: queue
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-resource busReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(queue.id, identity.id, roles.serviceBusDataReceiver)
-  scope: queue
+resource operationsOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(operationsQueue.id, identity.id, roles.serviceBusDataOwner)
+  scope: operationsQueue
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -217,42 +282,57 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
-// Secrets are Key Vault references resolved by the platform with the identity above; an unresolved
-// one reaches the handler as the literal reference, which it reports by setting name.
+// App settings, merged so an upgrade keeps what is running (Microsoft.Web/sites siteConfig.appSettings
+// replaces the whole list, so every setting must be in it every time):
+//   tunables          defaults, used only where the running app has no value
+//   currentAppSettings what the running app has, including settings an operator added
+//   parameterSettings the parameters (deploy.sh resolves each from the environment, else the running app)
+//   platformSettings  derived from the resources created here: always the template's
+// union() lets later objects win. Secrets are Key Vault references resolved by the platform with the
+// identity above; an unresolved one reaches the handler as the literal reference, which it reports.
 var secretRef = 'https://${names.keyVault}${environment().suffixes.keyvaultDns}/secrets'
+var tunables = {
+  PARTNER_KEEPALIVE_SCHEDULE: '0 0 3 * * 1'
+  SYNC_CONCURRENCY: '4'
+  CONSENT_LINK_TTL: 'P7D'
+  LOG_FORMAT: 'json'
+  LOG_LEVEL: 'info'
+}
+var parameterSettings = {
+  PARTNER_TENANT_ID: partnerTenantId
+  APP_CLIENT_ID: appClientId
+  APP_AUTH: appAuth
+  FANOUT_SCHEDULE: fanoutSchedule
+  DISCOVERY_SCHEDULE: discoverySchedule
+  FANOUT_SPREAD: fanoutSpread
+  CONSENT_MAIL_FROM: consentMailFrom
+  AUTO_CONSENT: string(autoConsent)
+  ADMIN_GROUP_ID: adminGroupId
+}
+var platformSettings = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  // The namespace's own endpoint (https://<ns>.servicebus.windows.net:443/, other suffixes in national
+  // clouds) reduced to the host name the trigger and azservicebus expect.
+  ServiceBusConnection__fullyQualifiedNamespace: split(split(serviceBus.properties.serviceBusEndpoint, '/')[2], ':')[0]
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identity.properties.clientId
+  AZURE_CLIENT_ID: identity.properties.clientId
+  TABLES_ENDPOINT: storage.properties.primaryEndpoints.table
+  SYNC_QUEUE_NAME: queueName
+  KEY_VAULT_URL: vault.properties.vaultUri
+  APP_CLIENT_SECRET: appAuth == 'secret' ? '@Microsoft.KeyVault(SecretUri=${secretRef}/app-client-secret/)' : ''
+  APP_CERTIFICATE: appAuth == 'certificate' ? '@Microsoft.KeyVault(SecretUri=${secretRef}/app-certificate/)' : ''
+  STATE_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${secretRef}/state-signing-key/)'
+  PUBLIC_BASE_URL: publicUrl
+  AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint
+  GRAPH_BASE_URL: '${environment().graph}v1.0'
+  PARTNER_CENTER_BASE_URL: partnerCenterUrl
+}
 var appSettings = [
-  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-  { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-  { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
-  { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${serviceBus.name}.servicebus.windows.net' }
-  { name: 'ServiceBusConnection__credential', value: 'managedidentity' }
-  { name: 'ServiceBusConnection__clientId', value: identity.properties.clientId }
-  { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
-  { name: 'TABLES_ENDPOINT', value: storage.properties.primaryEndpoints.table }
-  { name: 'SYNC_QUEUE_NAME', value: queueName }
-  { name: 'KEY_VAULT_URL', value: vault.properties.vaultUri }
-  { name: 'PARTNER_TENANT_ID', value: partnerTenantId }
-  { name: 'APP_CLIENT_ID', value: appClientId }
-  { name: 'APP_AUTH', value: appAuth }
-  { name: 'APP_CLIENT_SECRET', value: appAuth == 'secret' ? '@Microsoft.KeyVault(SecretUri=${secretRef}/app-client-secret/)' : '' }
-  { name: 'APP_CERTIFICATE', value: appAuth == 'certificate' ? '@Microsoft.KeyVault(SecretUri=${secretRef}/app-certificate/)' : '' }
-  { name: 'STATE_SIGNING_KEY', value: '@Microsoft.KeyVault(SecretUri=${secretRef}/state-signing-key/)' }
-  { name: 'PUBLIC_BASE_URL', value: publicUrl }
-  { name: 'AZURE_AUTHORITY_HOST', value: environment().authentication.loginEndpoint }
-  { name: 'GRAPH_BASE_URL', value: '${environment().graph}v1.0' }
-  { name: 'PARTNER_CENTER_BASE_URL', value: 'https://api.partnercenter.microsoft.com' }
-  { name: 'FANOUT_SCHEDULE', value: fanoutSchedule }
-  { name: 'DISCOVERY_SCHEDULE', value: discoverySchedule }
-  { name: 'PARTNER_KEEPALIVE_SCHEDULE', value: '0 0 3 * * 1' }
-  { name: 'FANOUT_SPREAD', value: fanoutSpread }
-  { name: 'SYNC_CONCURRENCY', value: '4' }
-  { name: 'CONSENT_MAIL_FROM', value: consentMailFrom }
-  { name: 'CONSENT_LINK_TTL', value: 'P7D' }
-  { name: 'AUTO_CONSENT', value: string(autoConsent) }
-  { name: 'ADMIN_GROUP_ID', value: adminGroupId }
-  { name: 'LOG_FORMAT', value: 'json' }
-  { name: 'LOG_LEVEL', value: 'info' }
+  for s in items(union(tunables, currentAppSettings, parameterSettings, platformSettings)): { name: s.key, value: s.value }
 ]
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
@@ -289,12 +369,14 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       appSettings: appSettings
     }
   }
-  dependsOn: [blobOwner, tableContributor, busSender, busReceiver, secretsOfficer, packageContainer]
+  dependsOn: [blobOwner, tableContributor, busOwner, operationsOwner, secretsOfficer, packageContainer]
 }
 
-// App Service Authentication: admins sign in with Entra; unauthenticated requests still reach the
-// host (the OAuth callbacks are anonymous and rely on their signed state; every other route needs a
-// function key, and a signed-in principal must also be in the admin group).
+// App Service Authentication (only with authClientId): it identifies who signs in, it does NOT grant a
+// function authorization level, so every admin route still needs a function key; the handler then
+// also requires a signed-in principal to be in adminGroupId. Unauthenticated requests still reach the
+// host: the OAuth callbacks are anonymous and rely on their signed state. Not verified: the Flex
+// Consumption plan page listed App Service Authentication as unsupported during its preview.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
   parent: app
   name: 'authsettingsV2'
@@ -333,3 +415,6 @@ output keyVaultUrl string = vault.properties.vaultUri
 @description('Principal (object) id of the managed identity: the subject of the app registration\'s federated credential.')
 output managedIdentityPrincipalId string = identity.properties.principalId
 output managedIdentityClientId string = identity.properties.clientId
+
+@description('Tenant of the managed identity (the subscription\'s tenant): federated mode needs the app registration in this same tenant.')
+output managedIdentityTenantId string = tenant().tenantId

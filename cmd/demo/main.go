@@ -30,6 +30,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/funchost"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/sim"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
@@ -154,7 +155,7 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		Sources                                      map[string]int
 		Warnings                                     []string
 	}
-	if err := api.do(ctx, http.MethodPost, "/api/discovery", &rep); err != nil {
+	if err := api.operate(ctx, "/api/discovery", "", &rep); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	st.say("discovery (POST /api/discovery): %d tenants (GDAP %d, Partner Center %d); consent through Partner Center where GDAP allows", rep.Found, rep.Sources["gdap"], rep.Sources["csp"])
@@ -340,6 +341,32 @@ type client struct{ base, key string }
 
 func (c *client) do(ctx context.Context, method, path string, out any) error {
 	return c.send(ctx, method, path, "", out)
+}
+
+// operate starts a long operation (202 with its status route), waits until the local host's
+// operations queue is idle and decodes the finished operation's result into out.
+func (c *client) operate(ctx context.Context, path, body string, out any) error {
+	var started struct {
+		StatusURL string `json:"statusUrl"`
+	}
+	if err := c.send(ctx, http.MethodPost, path, body, &started); err != nil {
+		return err
+	}
+	if err := c.do(ctx, http.MethodPost, "/admin/queues/"+operation.QueueName+"/wait-idle?timeout=120s", nil); err != nil {
+		return err
+	}
+	var op operation.Operation
+	if err := c.do(ctx, http.MethodGet, started.StatusURL, &op); err != nil {
+		return err
+	}
+	if op.State != operation.StateSucceeded {
+		msg := op.State
+		if op.Error != nil {
+			msg = op.Error.Code + ": " + op.Error.Message
+		}
+		return fmt.Errorf("operation %s: %s", op.ID, msg)
+	}
+	return json.Unmarshal(op.Result, out)
 }
 
 func (c *client) send(ctx context.Context, method, path, body string, out any) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
@@ -177,19 +178,23 @@ func TestConsentEndToEnd(t *testing.T) {
 
 	// 2. Discovery with AUTO_CONSENT: Woodgrove (GDAP with Application Administrator) is
 	// consented through Partner Center and its first sync queued at once.
-	status, _, body = s.call("POST", "/api/discovery", "", false)
+	do := func(method, path, body string) (int, []byte) {
+		status, _, b := s.call(method, path, body, false)
+		return status, []byte(b)
+	}
+	op := runOperation(t, do, "/api/discovery", "")
 	var disc struct {
 		Found   int
 		Consent *consent.Summary `json:"consent"`
 	}
-	if status != http.StatusOK || json.Unmarshal([]byte(body), &disc) != nil || disc.Consent == nil || disc.Consent.Consented != 1 || disc.Consent.Error != "" {
-		t.Fatalf("discovery: %d %s", status, body)
+	if op.State != operation.StateSucceeded || json.Unmarshal(op.Result, &disc) != nil || disc.Consent == nil || disc.Consent.Consented != 1 || disc.Consent.Error != "" {
+		t.Fatalf("discovery: %+v %s", op, op.Result)
 	}
 
 	// 3. Adventure Works (Global Reader only): Partner Center cannot, the link can.
-	status, _, body = s.call("POST", "/api/consent/cpv", `{"tenantIds":["`+scenario.DemoAdventureWorks+`"]}`, false)
-	if status != http.StatusOK || !strings.Contains(body, `"code":"missingRoles"`) || !strings.Contains(body, "consent-link") {
-		t.Fatalf("cpv for Adventure Works: %d %s", status, body)
+	op = runOperation(t, do, "/api/consent/cpv", `{"tenantIds":["`+scenario.DemoAdventureWorks+`"]}`)
+	if res := string(op.Result); op.State != operation.StateSucceeded || !strings.Contains(res, `"code":"missingRoles"`) || !strings.Contains(res, "consent-link") {
+		t.Fatalf("cpv for Adventure Works: %+v %s", op, res)
 	}
 	customerAdmin := "admin@adventureworks.onmicrosoft.com"
 	// With the function key alone (no App Service Authentication locally) who asked is

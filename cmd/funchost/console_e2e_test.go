@@ -30,6 +30,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/console"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
@@ -291,8 +292,13 @@ func TestConsoleBrowserJourney(t *testing.T) {
 	if status, _, body = s.call("GET", back.String(), "", true); status != http.StatusOK {
 		t.Fatalf("connect callback: %d %s", status, body)
 	}
-	if status, _, body = s.call("POST", "/api/discovery", "", false); status != http.StatusOK {
-		t.Fatalf("discovery: %d %s", status, body)
+	// Discovery is a long operation: 202, run by OperationRun from its queue.
+	do := func(method, path, body string) (int, []byte) {
+		status, _, b := s.call(method, path, body, false)
+		return status, []byte(b)
+	}
+	if op := runOperation(t, do, "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v", op)
 	}
 	if status, _, body = s.call("POST", "/admin/functions/TenantFanout?wait=true", `{"input":""}`, false); status != http.StatusOK {
 		t.Fatalf("fan-out: %d %s", status, body)

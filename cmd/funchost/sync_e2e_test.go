@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
@@ -130,8 +131,9 @@ func (s *stack) runs(t *testing.T, id string) []domain.Run {
 // discover runs discovery on demand.
 func (s *stack) discover(t *testing.T) {
 	t.Helper()
-	if status, body := s.do(t, "POST", "/api/discovery", ""); status != http.StatusOK {
-		t.Fatalf("POST /api/discovery: %d %s", status, body)
+	do := func(method, path, body string) (int, []byte) { return s.do(t, method, path, body) }
+	if op := runOperation(t, do, "/api/discovery", ""); op.State != operation.StateSucceeded {
+		t.Fatalf("discovery: %+v %s", op, op.Result)
 	}
 }
 

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"strings"
-
 	"context"
 	"errors"
 	"fmt"
@@ -24,13 +22,13 @@ import (
 	"github.com/tenantsync/tenantsync/handlers"
 	"github.com/tenantsync/tenantsync/shared/azcred"
 	"github.com/tenantsync/tenantsync/shared/clientassert"
-	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/hostjson"
 	"github.com/tenantsync/tenantsync/shared/logging"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
+	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/queue"
@@ -71,9 +69,16 @@ func run() error {
 	log := logging.New(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 	slog.SetDefault(log)
 
-	var cred azcore.TokenCredential
-	if cfg.Tables.Endpoint != "" || cfg.Queue.ServiceBusNamespace != "" || cfg.App.Auth == config.AuthFederated {
-		if cred, err = azcred.Managed(cfg.AzureClientID); err != nil {
+	// Own resources (tables, Service Bus, Key Vault): the managed identity in Azure, the developer's
+	// credentials elsewhere (azcred.Resources). The federated client assertion is always the managed
+	// identity itself.
+	cred, err := azcred.Resources(cfg.AzureClientID, cfg.Cloud)
+	if err != nil {
+		return fmt.Errorf("azure credential: %w", err)
+	}
+	var identity azcore.TokenCredential
+	if cfg.App.Auth == config.AuthFederated {
+		if identity, err = azcred.Managed(cfg.AzureClientID); err != nil {
 			return fmt.Errorf("managed identity: %w", err)
 		}
 	}
@@ -89,30 +94,25 @@ func run() error {
 	if st.RunTimeout, err = hostjson.FunctionTimeout(appRoot, os.LookupEnv); err != nil {
 		log.Warn("functionTimeout unknown: runs stopped by the host are not shown abandoned", "error", err.Error())
 	}
-	var sender queue.Sender
-	if cfg.Queue.ServiceBusNamespace != "" {
-		if sender, err = servicebus.New(cfg.Queue.ServiceBusNamespace, cfg.Queue.Name, cred); err != nil {
-			return err
-		}
-	} else {
-		sender = localqueue.New(cfg.Queue.LocalEndpoint, cfg.Queue.Name)
+	sender, err := newSender(cfg, cfg.Queue.Name, cred)
+	if err != nil {
+		return err
+	}
+	opSender, err := newSender(cfg, operation.QueueName, cred)
+	if err != nil {
+		return err
 	}
 
 	creds := &sync.AppCredentials{Mode: cfg.App.Auth, ClientID: cfg.App.ClientID, Secret: cfg.App.ClientSecret,
-		Certificate: []byte(cfg.App.Certificate), Assertion: cred, Endpoints: cfg.Cloud}
+		Certificate: []byte(cfg.App.Certificate), Assertion: identity, Endpoints: cfg.Cloud}
 	pcHTTP, err := cfg.Cloud.HTTPClient()
 	if err != nil {
 		return err
 	}
-	partnerCenter := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP, Token: appToken(creds, cfg.PartnerTenantID, cloud.PartnerCenterAppScope)}
+	partnerCenter := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP, Token: appToken(creds, cfg.PartnerTenantID, cfg.Cloud.PartnerCenterAppScope())}
 	signer, err := oauthstate.NewSigner(cfg.StateSigningKey, nil)
 	if err != nil {
 		return err
-	}
-	if cred == nil {
-		if cred, err = azcred.Managed(cfg.AzureClientID); err != nil {
-			return fmt.Errorf("managed identity: %w", err)
-		}
 	}
 	vault, err := secrets.NewKeyVault(cfg.KeyVaultURL, cred, cfg.Cloud)
 	if err != nil {
@@ -121,7 +121,7 @@ func run() error {
 	var assertion clientassert.Func
 	switch cfg.App.Auth {
 	case config.AuthFederated:
-		assertion = clientassert.Federated(cred)
+		assertion = clientassert.Federated(identity)
 	case config.AuthCertificate:
 		if assertion, err = clientassert.Certificate([]byte(cfg.App.Certificate), cfg.App.ClientID, nil); err != nil {
 			return fmt.Errorf("%s: %w", config.SettingAppCertificate, err)
@@ -131,7 +131,9 @@ func run() error {
 		PartnerTenantID: cfg.PartnerTenantID, ClientID: cfg.App.ClientID, ClientSecret: cfg.App.ClientSecret, ClientAssertion: assertion,
 		PublicBaseURL: cfg.PublicBaseURL, Log: log})
 	delegatedPC := &pcclient.Client{BaseURL: cfg.Cloud.PartnerCenterURL, HTTP: pcHTTP,
-		Token: func(ctx context.Context) (string, error) { return partnerSvc.Token(ctx, cloud.PartnerCenterScope) }}
+		Token: func(ctx context.Context) (string, error) {
+			return partnerSvc.Token(ctx, cfg.Cloud.PartnerCenterScope())
+		}}
 	consentSvc := consent.New(consent.Options{Store: st, Queue: sender, Credentials: creds, PartnerCenter: delegatedPC, Signer: signer, Consumer: st,
 		Endpoints: cfg.Cloud, ClientID: cfg.App.ClientID, PartnerTenantID: cfg.PartnerTenantID, PublicBaseURL: cfg.PublicBaseURL,
 		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log})
@@ -142,10 +144,11 @@ func run() error {
 		ConsoleSettings: handlers.ConsoleSettings{
 			// WEBSITE_AUTH_ENABLED is set by the platform when App Service Authentication is on
 			// (locally by the local host when it plays that part).
-			Auth:    console.AuthSettings{Enabled: strings.EqualFold(os.Getenv("WEBSITE_AUTH_ENABLED"), "true"), AdminGroupID: cfg.AdminGroupID},
+			Auth:    console.AuthSettings{Enabled: cfg.AppServiceAuth, AdminGroupID: cfg.AdminGroupID},
 			CSRFKey: console.DeriveKey(cfg.StateSigningKey),
 		},
-		Store: st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
+		Operations: &operation.Service{Store: st, Queue: opSender, Log: log},
+		Store:      st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
 		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
 			PartnerCenter: partnerCenter, Log: log},
@@ -172,7 +175,15 @@ func run() error {
 	defer cancel()
 	err = srv.Shutdown(shutdown)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
-		err = sender.Close(shutdown)
+		err = errors.Join(sender.Close(shutdown), opSender.Close(shutdown))
 	}
 	return err
+}
+
+// newSender sends to queue name: Service Bus in Azure, the local host's embedded queue locally.
+func newSender(cfg *config.Config, name string, cred azcore.TokenCredential) (queue.Sender, error) {
+	if cfg.Queue.ServiceBusNamespace != "" {
+		return servicebus.New(cfg.Queue.ServiceBusNamespace, name, cred)
+	}
+	return localqueue.New(cfg.Queue.LocalEndpoint, name), nil
 }

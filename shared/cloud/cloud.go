@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,16 +38,72 @@ func Public() Endpoints {
 	}
 }
 
-// GraphScope is the .default scope for the configured Graph (its host, e.g. graph.microsoft.us in
-// GCC High). Tokens are always for the graph resource the customer's cloud knows, which in the
-// simulator is https://graph.microsoft.com as well.
-const GraphScope = "https://graph.microsoft.com/.default"
+// The global cloud's scopes, for tests against the simulator (which stands in for the global cloud).
+// Product code asks the configured Endpoints instead (GraphScope, PartnerCenterAppScope,
+// PartnerCenterScope), so national clouds get their own (cloud_test.go checks no product file uses
+// these constants).
+const (
+	GraphScope            = "https://graph.microsoft.com/.default"
+	PartnerCenterAppScope = "https://api.partnercenter.microsoft.com/.default"
+	PartnerCenterScope    = "https://api.partnercenter.microsoft.com/user_impersonation"
+)
 
-// PartnerCenterAppScope is the app-only scope for Partner Center.
-const PartnerCenterAppScope = "https://api.partnercenter.microsoft.com/.default"
+// graphResources maps each Microsoft Graph national cloud deployment's host to the resource its
+// tokens are issued for ("Microsoft Graph national cloud deployments", learn.microsoft.com/graph/
+// deployments: global https://graph.microsoft.com with login.microsoftonline.com; US Government L4
+// https://graph.microsoft.us and L5 (DOD) https://dod-graph.microsoft.us with login.microsoftonline.us;
+// 21Vianet https://microsoftgraph.chinacloudapi.cn with login.chinacloudapi.cn). "Access tokens
+// acquired for a national cloud deployment are not interchangeable with those acquired for the global
+// service or any other national cloud."
+var graphResources = map[string]string{
+	"graph.microsoft.com":             "https://graph.microsoft.com",
+	"graph.microsoft.us":              "https://graph.microsoft.us",
+	"dod-graph.microsoft.us":          "https://dod-graph.microsoft.us",
+	"microsoftgraph.chinacloudapi.cn": "https://microsoftgraph.chinacloudapi.cn",
+}
 
-// PartnerCenterScope is the delegated scope for Partner Center.
-const PartnerCenterScope = "https://api.partnercenter.microsoft.com/user_impersonation"
+// partnerCenterResources maps Partner Center REST hosts to their token resource ("Different Partner
+// Center REST URL end points", learn.microsoft.com/partner-center/developer/partner-center-rest-urls:
+// https://api.partnercenter.microsoft.com for Partner Center and Partner Center for Microsoft Cloud for
+// US Government; https://partner.partnercenterapi.microsoftonline.cn for Partner Center operated by
+// 21Vianet). That 21Vianet's token resource is its host, as for the global one, is not verified.
+var partnerCenterResources = map[string]string{
+	"api.partnercenter.microsoft.com":             "https://api.partnercenter.microsoft.com",
+	"partner.partnercenterapi.microsoftonline.cn": "https://partner.partnercenterapi.microsoftonline.cn",
+}
+
+// resource returns the token resource for service root u: the table's entry for its host; for a
+// loopback host (the simulator, which impersonates the global cloud) the global resource; otherwise
+// the root's own scheme and host.
+func resource(u string, table map[string]string, global string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return global
+	}
+	host := strings.ToLower(p.Hostname())
+	if r, ok := table[host]; ok {
+		return r
+	}
+	if host == "localhost" || net.ParseIP(host).IsLoopback() {
+		return global
+	}
+	return p.Scheme + "://" + host
+}
+
+// GraphScope is the app-only (.default) scope of the configured Graph.
+func (e Endpoints) GraphScope() string {
+	return resource(e.GraphURL, graphResources, "https://graph.microsoft.com") + "/.default"
+}
+
+// PartnerCenterAppScope is the app-only scope of the configured Partner Center.
+func (e Endpoints) PartnerCenterAppScope() string {
+	return resource(e.PartnerCenterURL, partnerCenterResources, "https://api.partnercenter.microsoft.com") + "/.default"
+}
+
+// PartnerCenterScope is the delegated (App+User) scope of the configured Partner Center.
+func (e Endpoints) PartnerCenterScope() string {
+	return resource(e.PartnerCenterURL, partnerCenterResources, "https://api.partnercenter.microsoft.com") + "/user_impersonation"
+}
 
 // TLSConfig trusts the system roots plus CAFile.
 func (e Endpoints) TLSConfig() (*tls.Config, error) {
@@ -105,4 +162,22 @@ func (e Endpoints) GraphHost() string {
 		return ""
 	}
 	return strings.ToLower(u.Hostname())
+}
+
+// MicrosoftAuthority reports whether authorityHost is one of Microsoft's login hosts (public cloud, US
+// Government, 21Vianet), for which MSAL's instance discovery works; elsewhere (the simulator) it must
+// be turned off. Empty means the public cloud.
+func MicrosoftAuthority(authorityHost string) bool {
+	if authorityHost == "" {
+		return true
+	}
+	u, err := url.Parse(authorityHost)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Hostname()) {
+	case "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn":
+		return true
+	}
+	return false
 }

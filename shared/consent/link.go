@@ -14,7 +14,6 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/tenantsync/tenantsync/shared/appperms"
-	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
@@ -152,7 +151,7 @@ func clip(s string, n int) string {
 func (s *Service) ConsentURL(tenantID, state string) string {
 	v := url.Values{}
 	v.Set("client_id", s.o.ClientID)
-	v.Set("scope", cloud.GraphScope)
+	v.Set("scope", s.o.Endpoints.GraphScope())
 	v.Set("redirect_uri", strings.TrimRight(s.o.PublicBaseURL, "/")+CallbackPath)
 	v.Set("state", state)
 	return strings.TrimRight(s.o.Endpoints.AuthorityHost, "/") + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + v.Encode()

@@ -326,7 +326,7 @@ func (d *Discoverer) probe(ctx context.Context, t domain.Tenant) domain.Consent 
 	c := t.Consent
 	cred, err := d.Credentials.For(t.TenantID)
 	if err == nil {
-		_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.GraphScope}})
+		_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{d.Endpoints.GraphScope()}})
 	}
 	if err == nil {
 		return domain.Consent{State: domain.ConsentConsented, Method: firstNonEmpty(c.Method, "existing"), UpdatedAt: d.now()}

@@ -90,6 +90,8 @@ func fakeHandler() {
 			_ = json.Unmarshal(body, &p)
 			res, _ := json.Marshal(map[string]any{"statusCode": 207, "headers": map[string]string{"X-Echo": p.Data.Req.Params["id"]}, "body": p.Data.Req.Method + ":" + p.Data.Req.Body})
 			answerJSON(http.StatusOK, `{"Outputs":{"res":`+string(res)+`},"Logs":[],"ReturnValue":null}`)
+		case r.URL.Path == "/api/slow": // never answers (until the host stops the handler)
+			<-r.Context().Done()
 		case strings.HasPrefix(r.URL.Path, "/api/cookies"):
 			http.SetCookie(w, &http.Cookie{Name: "a", Value: "1"})
 			http.SetCookie(w, &http.Cookie{Name: "b", Value: "2"})

@@ -296,11 +296,13 @@ func (h *Host) serveFunction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.Forwarded {
-		h.forward(w, r, f)
-		return
-	}
-	h.payloadHTTP(w, r, f, params)
+	h.withResponseLimit(w, r, func(w http.ResponseWriter, r *http.Request) {
+		if f.Forwarded {
+			h.forward(w, r, f)
+			return
+		}
+		h.payloadHTTP(w, r, f, params)
+	})
 }
 
 const httpReason = "This function was programmatically called via the host APIs."
@@ -310,11 +312,12 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, f *Function) {
 	inv := h.begin(f, httpReason)
 	wrote := false
 	status, err := h.roundTrip(r.Context(), inv, func(p *process) (*http.Request, error) {
-		out, err := http.NewRequest(r.Method, p.base+r.URL.RequestURI(), r.Body)
+		body, n := forwardedBody(r)
+		out, err := http.NewRequest(r.Method, p.base+r.URL.RequestURI(), body)
 		if err != nil {
 			return nil, err
 		}
-		out.ContentLength = r.ContentLength
+		out.ContentLength = n
 		out.Header = r.Header.Clone()
 		for _, k := range hopHeaders {
 			out.Header.Del(k)
@@ -342,7 +345,8 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, f *Function) {
 
 // payloadHTTP serves an HTTP function in payload mode: Data.req in, Outputs.res out.
 func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, f *Function, params map[string]string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayloadBody))
+	in, _ := forwardedBody(r)
+	body, err := io.ReadAll(io.LimitReader(in, maxPayloadBody))
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return

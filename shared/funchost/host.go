@@ -48,6 +48,9 @@ type Options struct {
 	OnInvocation func(Invocation)
 	// Env is the base environment for the handler; nil means os.Environ().
 	Env []string
+	// HTTPResponseLimit is how long an HTTP function may take to begin its answer (default 230 s,
+	// Azure's; see httplimits.go).
+	HTTPResponseLimit time.Duration
 }
 
 // Host is a running local Functions host.

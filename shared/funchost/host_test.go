@@ -69,6 +69,7 @@ var testFunctions = map[string]string{
 	"Tenant":        `{"bindings":[{"name":"req","type":"httpTrigger","direction":"in","methods":["get"],"route":"tenants/{tenantId:guid}/{collection?}"},{"name":"res","type":"http","direction":"out"}]}`,
 	"TenantList":    `{"bindings":[{"name":"req","type":"httpTrigger","direction":"in","methods":["get"],"route":"tenants/list"},{"name":"res","type":"http","direction":"out"}]}`,
 	"Payload":       `{"bindings":[{"name":"req","type":"httpTrigger","direction":"in","authLevel":"anonymous","route":"payload/{id:int}"},{"name":"res","type":"http","direction":"out"},{"name":"extra","type":"blob","direction":"in"}]}`,
+	"SlowHTTP":      `{"bindings":[{"name":"req","type":"httpTrigger","direction":"in","authLevel":"anonymous","route":"slow"},{"name":"res","type":"http","direction":"out"}]}`,
 }
 
 type fixtureOpts struct {
@@ -78,6 +79,7 @@ type fixtureOpts struct {
 	maxDelivery   int
 	stateDir      string
 	readyTimeout  time.Duration
+	responseLimit time.Duration // Options.HTTPResponseLimit (0: Azure's 230 s)
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -107,18 +109,19 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	}
 	f := &fixture{t: t, record: filepath.Join(root, "record.jsonl"), log: &syncBuffer{}, events: make(chan Invocation, 1000)}
 	h, err := Start(Options{
-		Root:          root,
-		Settings:      map[string]string{"TIMER_SCHEDULE": o.schedule, "SOME_SETTING": "from-settings"},
-		Listen:        "127.0.0.1:0",
-		Executable:    exe,
-		Key:           "test-key",
-		StateDir:      o.stateDir,
-		ReadyTimeout:  o.readyTimeout,
-		Queue:         sbqueue.Options{MaxDeliveryCount: o.maxDelivery},
-		DisableTimers: o.disableTimers,
-		Log:           f.log,
-		OnInvocation:  func(inv Invocation) { f.events <- inv },
-		Env:           append(os.Environ(), "FUNCHOST_FAKE_HANDLER=1", "FAKE_RECORD="+filepath.Join(root, "record.jsonl")),
+		Root:              root,
+		Settings:          map[string]string{"TIMER_SCHEDULE": o.schedule, "SOME_SETTING": "from-settings"},
+		Listen:            "127.0.0.1:0",
+		Executable:        exe,
+		Key:               "test-key",
+		StateDir:          o.stateDir,
+		ReadyTimeout:      o.readyTimeout,
+		Queue:             sbqueue.Options{MaxDeliveryCount: o.maxDelivery},
+		DisableTimers:     o.disableTimers,
+		HTTPResponseLimit: o.responseLimit,
+		Log:               f.log,
+		OnInvocation:      func(inv Invocation) { f.events <- inv },
+		Env:               append(os.Environ(), "FUNCHOST_FAKE_HANDLER=1", "FAKE_RECORD="+filepath.Join(root, "record.jsonl")),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func New(cred azcore.TokenCredential, ep cloud.Endpoints) (*msgraphsdk.GraphServ
 
 // NewWithRetry is New with a configured retry policy.
 func NewWithRetry(cred azcore.TokenCredential, ep cloud.Endpoints, retry *RetryHandler) (*msgraphsdk.GraphServiceClient, *msgraphsdk.GraphRequestAdapter, error) {
-	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{cloud.GraphScope}, []string{ep.GraphHost()})
+	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{ep.GraphScope()}, []string{ep.GraphHost()})
 	if err != nil {
 		return nil, nil, err
 	}

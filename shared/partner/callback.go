@@ -83,7 +83,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConn
 	form.Set("code", code)
 	form.Set("redirect_uri", s.RedirectURI())
 	form.Set("code_verifier", s.o.Signer.PKCEVerifier(claims.Nonce))
-	form.Set("scope", ConnectScope)
+	form.Set("scope", s.connectScope())
 	tr, err := s.redeem(ctx, form)
 	if err != nil {
 		e := redemptionRejection(err)

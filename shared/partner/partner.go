@@ -35,9 +35,11 @@ const RefreshTokenSecret = "partner-refresh-token"
 // CallbackPath is the redirect URI's path under PUBLIC_BASE_URL.
 const CallbackPath = "/api/connect/callback"
 
-// ConnectScope is what the sign-in asks for: Partner Center as the user, a refresh token, and
-// the user's identity (id_token with the account name).
-const ConnectScope = cloud.PartnerCenterScope + " offline_access openid profile"
+// connectScope is what the sign-in asks for: Partner Center (of the configured cloud) as the user, a
+// refresh token, and the user's identity (id_token with the account name).
+func (s *Service) connectScope() string {
+	return s.o.Endpoints.PartnerCenterScope() + " offline_access openid profile"
+}
 
 // StateTTL is how long a connect link stays valid.
 const StateTTL = 10 * time.Minute
@@ -162,7 +164,7 @@ func (s *Service) ConnectURL(ctx context.Context, by string) (string, error) {
 	q.Set("response_type", "code")
 	q.Set("redirect_uri", s.RedirectURI())
 	q.Set("response_mode", "query")
-	q.Set("scope", ConnectScope)
+	q.Set("scope", s.connectScope())
 	q.Set("state", state)
 	q.Set("prompt", "login")
 	q.Set("code_challenge", oauthstate.PKCEChallenge(s.o.Signer.PKCEVerifier(nonce)))

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/secrets"
 )
 
@@ -16,7 +15,7 @@ import (
 // gets one that dies in flight.
 const refreshMargin = 5 * time.Minute
 
-// Token returns a delegated access token for scope (e.g. cloud.PartnerCenterScope) from the
+// Token returns a delegated access token for scope (e.g. Endpoints.PartnerCenterScope()) from the
 // stored refresh token, cached per scope until shortly before it expires. Every redemption
 // stores the rotated refresh token. A refresh token Entra refuses for good (AADSTS700082, 50173,
 // 70043 ...) or a missing one marks the connection not connected; the error is an *Error whose
@@ -46,7 +45,7 @@ func (s *Service) Token(ctx context.Context, scope string) (string, error) {
 func (s *Service) KeepAlive(ctx context.Context) error {
 	s.redeemMu.Lock()
 	defer s.redeemMu.Unlock()
-	_, err := s.refresh(ctx, cloud.PartnerCenterScope)
+	_, err := s.refresh(ctx, s.o.Endpoints.PartnerCenterScope())
 	if err == nil {
 		s.o.Log.Info("partner refresh token renewed")
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+
+	"github.com/tenantsync/tenantsync/shared/cloud"
 )
 
 // deviceCodeCredential is the admin's device code sign-in, on MSAL's public client directly
@@ -39,7 +41,7 @@ func newDeviceCodeCredential(o Options) (*deviceCodeCredential, error) {
 	}
 	authority := strings.TrimRight(o.Endpoints.AuthorityHost, "/") + "/" + o.PartnerTenantID
 	c, err := public.New(o.DeviceCodeClientID, public.WithAuthority(authority), public.WithHTTPClient(hc),
-		public.WithInstanceDiscovery(knownAuthority(o.Endpoints.AuthorityHost)))
+		public.WithInstanceDiscovery(cloud.MicrosoftAuthority(o.Endpoints.AuthorityHost)))
 	if err != nil {
 		return nil, fmt.Errorf("device code sign-in: %w", err)
 	}

@@ -336,7 +336,7 @@ func (r *run) signIn(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.cred = adminCredential{cred: cred, scopes: r.graphScopes()}
+	r.cred = adminCredential{cred: cred, scopes: r.graphScopes(), graph: r.o.Endpoints.GraphScope()}
 	tok, err := r.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: r.graphScopes(), TenantID: r.o.PartnerTenantID})
 	if err != nil {
 		return signInError(err, r.o)
@@ -352,7 +352,7 @@ func (r *run) signIn(ctx context.Context) error {
 
 // graphScopes are the delegated scopes as full scope strings of the configured Graph resource.
 func (r *run) graphScopes() []string {
-	base := strings.TrimSuffix(cloud.GraphScope, ".default")
+	base := strings.TrimSuffix(r.o.Endpoints.GraphScope(), ".default")
 	out := make([]string, len(r.o.GraphScopes))
 	for i, s := range r.o.GraphScopes {
 		out[i] = base + s
@@ -366,26 +366,14 @@ func (r *run) graphScopes() []string {
 type adminCredential struct {
 	cred   azcore.TokenCredential
 	scopes []string
+	graph  string // the configured Graph's .default scope
 }
 
 func (a adminCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	if len(o.Scopes) == 1 && o.Scopes[0] == cloud.GraphScope {
+	if len(o.Scopes) == 1 && o.Scopes[0] == a.graph {
 		o.Scopes = a.scopes
 	}
 	return a.cred.GetToken(ctx, o)
-}
-
-// knownAuthority: Microsoft's own login hosts, for which MSAL's instance discovery works.
-func knownAuthority(host string) bool {
-	u, err := url.Parse(host)
-	if err != nil {
-		return false
-	}
-	switch strings.ToLower(u.Hostname()) {
-	case "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn":
-		return true
-	}
-	return false
 }
 
 func orUnknown(s string) string {

@@ -101,7 +101,7 @@ func cleanName(name string) string {
 // and streams the CSV row by row.
 func mailboxes(ctx context.Context, hc *http.Client, graphURL string, cred azcore.TokenCredential, concealed *bool, sink deltaSink) (mailboxStats, error) {
 	var none mailboxStats
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.GraphScope}})
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.Endpoints{GraphURL: graphURL}.GraphScope()}})
 	if err != nil {
 		return none, err
 	}
