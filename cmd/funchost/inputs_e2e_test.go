@@ -74,8 +74,16 @@ func TestInputsThroughTheHost(t *testing.T) {
 		var e struct {
 			Error struct{ Code, Message string }
 		}
-		if resp.StatusCode != http.StatusRequestEntityTooLarge || json.Unmarshal(b, &e) != nil || e.Error.Code != "PayloadTooLarge" {
-			t.Errorf("70 MB PATCH (chunked %v): %d %q, want 413 PayloadTooLarge", chunked, resp.StatusCode, b)
+		// With a length the body reaches the handler, which answers 413. Chunked, the host forwards
+		// no body at all (it copies the body only when Content-Length > 0, as Azure's host does:
+		// shared/funchost/httplimits.go), so the handler refuses an empty body; either way nothing
+		// changes and the caller gets the API's error shape, never a reset connection.
+		want, code := http.StatusRequestEntityTooLarge, "PayloadTooLarge"
+		if chunked {
+			want, code = http.StatusBadRequest, "BadRequest"
+		}
+		if resp.StatusCode != want || json.Unmarshal(b, &e) != nil || e.Error.Code != code {
+			t.Errorf("70 MB PATCH (chunked %v): %d %q, want %d %s", chunked, resp.StatusCode, b, want, code)
 		}
 	}
 	for _, c := range []struct{ method, path, body, has string }{
