@@ -44,6 +44,8 @@ type Policy struct {
 type Caller struct {
 	// Name is the signed-in principal's name, or domain.AutomationCaller.
 	Name string
+	// ID is the signed-in principal's Entra object id (lower case), when App Service sent one.
+	ID string
 	// SignedIn is true for an App Service Authentication principal.
 	SignedIn bool
 }
@@ -62,6 +64,7 @@ var (
 
 // principal is the decoded X-MS-CLIENT-PRINCIPAL.
 type principal struct {
+	id      string
 	name    string
 	groups  []string
 	overage bool
@@ -89,6 +92,10 @@ func decode(r *http.Request) (principal, bool, error) {
 	}
 	for _, c := range raw.Claims {
 		switch {
+		// App Service maps some JWT claim names to long URIs ("Work with user identities in Azure
+		// App Service authentication"); the object id arrives as either.
+		case c.Type == "http://schemas.microsoft.com/identity/claims/objectidentifier" || c.Type == "oid":
+			p.id = strings.ToLower(c.Value)
 		case c.Type == "groups":
 			p.groups = append(p.groups, strings.ToLower(c.Value))
 		case c.Type == "hasgroups":
@@ -105,11 +112,14 @@ func decode(r *http.Request) (principal, bool, error) {
 			}
 		}
 	}
+	if p.id == "" {
+		p.id = strings.ToLower(r.Header.Get("X-MS-CLIENT-PRINCIPAL-ID"))
+	}
 	if p.name == "" {
 		p.name = r.Header.Get("X-MS-CLIENT-PRINCIPAL-NAME")
 	}
 	if p.name == "" {
-		p.name = r.Header.Get("X-MS-CLIENT-PRINCIPAL-ID")
+		p.name = p.id // the object id, from the claims or App Service's ID header
 	}
 	return p, true, nil
 }
@@ -127,7 +137,7 @@ func (pol Policy) Check(r *http.Request) (Caller, error) {
 	if err != nil {
 		return Caller{}, err
 	}
-	who := Caller{Name: p.name, SignedIn: true}
+	who := Caller{Name: p.name, ID: p.id, SignedIn: true}
 	if p.name == "" {
 		return who, errNoPrincipalID
 	}

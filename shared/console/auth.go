@@ -5,12 +5,12 @@ package console
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/tenantsync/tenantsync/shared/adminauth"
 )
 
 // Viewer is the signed-in MSP admin.
@@ -45,88 +45,35 @@ type AuthSettings struct {
 	Groups GroupChecker
 }
 
-// principal is the decoded X-MS-CLIENT-PRINCIPAL: {"auth_typ","claims":[{"typ","val"}],
-// "name_typ","role_typ"} in base64, as documented in "Work with user identities in Azure App
-// Service authentication" (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
-type principal struct {
-	AuthType string `json:"auth_typ"`
-	NameType string `json:"name_typ"`
-	Claims   []struct {
-		Typ string `json:"typ"`
-		Val string `json:"val"`
-	} `json:"claims"`
-}
-
-// Claim types as App Service maps them (it maps some JWT claim names to the long URIs).
-const (
-	claimOID     = "http://schemas.microsoft.com/identity/claims/objectidentifier"
-	claimNameURI = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
-)
-
-// Authorize decides whether the request comes from a signed-in member of the admin group.
+// Authorize decides whether the request comes from a signed-in member of the admin group. The
+// rule is the admin API's (shared/adminauth, one decoder and one rule for both), with the
+// console's differences: App Service Authentication off or no principal means nobody is signed in
+// (a browser has no function key), and an overage claim may be resolved through Groups.
 func Authorize(r *http.Request, s AuthSettings) (Viewer, error) {
 	if !s.Enabled {
 		return Viewer{}, ErrAuthOff
 	}
-	raw := r.Header.Get("X-MS-CLIENT-PRINCIPAL")
-	if raw == "" {
+	c, err := adminauth.Policy{AppServiceAuth: true, AdminGroupID: s.AdminGroupID}.Check(r)
+	if !c.SignedIn {
+		if err != nil {
+			return Viewer{}, fmt.Errorf("%w (%v)", ErrSignInRequired, err)
+		}
 		return Viewer{}, ErrSignInRequired
 	}
-	b, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		return Viewer{}, fmt.Errorf("%w (X-MS-CLIENT-PRINCIPAL is not base64)", ErrSignInRequired)
-	}
-	var p principal
-	if err := json.Unmarshal(b, &p); err != nil {
-		return Viewer{}, fmt.Errorf("%w (X-MS-CLIENT-PRINCIPAL is not the App Service principal JSON)", ErrSignInRequired)
-	}
-	v := Viewer{ID: strings.ToLower(r.Header.Get("X-MS-CLIENT-PRINCIPAL-ID"))}
-	var groups []string
-	var displayName string
-	overage := false
-	for _, c := range p.Claims {
-		switch {
-		case c.Typ == claimOID || c.Typ == "oid":
-			v.ID = strings.ToLower(c.Val)
-		case c.Typ == "groups":
-			groups = append(groups, strings.ToLower(c.Val))
-		case c.Typ == "hasgroups" && strings.EqualFold(c.Val, "true"):
-			overage = true
-		case c.Typ == "_claim_names" && strings.Contains(c.Val, `"groups"`):
-			// Group overage: the token names a source to query instead of listing the groups
-			// (https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference, "Groups overage claim").
-			overage = true
-		case c.Typ == p.NameType && p.NameType != "":
-			v.Name = c.Val
-		case c.Typ == "name" || c.Typ == "preferred_username":
-			displayName = c.Val
-		}
-	}
-	// The name App Service reports (name_typ's claim, else its NAME header: usually the UPN),
-	// then the display name.
-	if v.Name == "" {
-		v.Name = r.Header.Get("X-MS-CLIENT-PRINCIPAL-NAME")
-	}
-	if v.Name == "" {
-		v.Name = displayName
-	}
+	v := Viewer{ID: c.ID, Name: c.Name}
 	if v.ID == "" {
 		return Viewer{}, fmt.Errorf("%w (the principal has no object id)", ErrSignInRequired)
 	}
-	if s.AdminGroupID == "" {
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.Is(err, adminauth.ErrNoAdminGroup):
 		return v, ErrNoAdminGroup
-	}
-	want := strings.ToLower(s.AdminGroupID)
-	for _, g := range groups {
-		if g == want {
-			return v, nil
-		}
-	}
-	if overage && len(groups) == 0 {
+	case errors.Is(err, adminauth.ErrGroupOverage):
 		if s.Groups == nil {
 			return v, fmt.Errorf("%w (your token lists too many groups to check here; membership lookups are not configured)", ErrNotAdmin)
 		}
-		ok, err := s.Groups.IsMember(r.Context(), v.ID, want)
+		ok, err := s.Groups.IsMember(r.Context(), v.ID, strings.ToLower(s.AdminGroupID))
 		if err != nil {
 			return v, fmt.Errorf("checking your admin group membership failed: %w", err)
 		}

@@ -107,6 +107,12 @@ func TestCSVIsRFC4180WithBOM(t *testing.T) {
 	}
 }
 
+// Claim types as App Service writes them (long URIs for some JWT claims).
+const (
+	claimOID     = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+	claimNameURI = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+)
+
 func principalHeader(claims map[string][]string) string {
 	var cs []map[string]string
 	for typ, vals := range claims {

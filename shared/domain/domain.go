@@ -72,9 +72,20 @@ type SyncStatus struct {
 	LastRunID     string    `json:"lastRunId,omitempty"`
 	LastSuccessAt time.Time `json:"lastSuccessAt,omitzero"`
 	// StartedAt is when the running run started (only while it runs).
-	StartedAt time.Time  `json:"startedAt,omitzero"`
-	Error     *SyncError `json:"error,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	// QueuedAt is when the waiting run was queued (only while it is queued).
+	QueuedAt time.Time  `json:"queuedAt,omitzero"`
+	Error    *SyncError `json:"error,omitempty"`
 }
+
+// QueuedStaleAfter is how long a tenant may read "queued" before it reads abandoned: far longer
+// than any fan-out spread or queue backlog, and every fan-out queues eligible tenants again (a
+// fresh QueuedAt), so only a message lost before any worker started it while fan-outs have
+// stopped gets here. Nothing may look busy forever.
+const QueuedStaleAfter = 24 * time.Hour
+
+// CodeSyncNeverStarted marks a queued run no worker started.
+const CodeSyncNeverStarted = "SyncNeverStarted"
 
 // CodeRunAbandoned marks a run the Functions host must have ended without an outcome.
 const CodeRunAbandoned = "RunAbandoned"
@@ -98,6 +109,13 @@ func isAbandoned(state string, startedAt, now time.Time, timeout time.Duration) 
 func (s SyncStatus) Effective(now time.Time, timeout time.Duration) SyncStatus {
 	if isAbandoned(s.State, s.StartedAt, now, timeout) {
 		s.State, s.Error = SyncAbandoned, abandoned(s.LastRunID, s.StartedAt, timeout)
+	}
+	if s.State == SyncQueued && !s.QueuedAt.IsZero() && now.Sub(s.QueuedAt) > QueuedStaleAfter {
+		s.State = SyncAbandoned
+		s.Error = &SyncError{Code: CodeSyncNeverStarted,
+			Message: fmt.Sprintf("Run %s was queued at %s and no worker started it within %s: its message was lost, expired or dead-lettered before delivery, and no fan-out has queued the tenant since.",
+				s.LastRunID, s.QueuedAt.UTC().Format("2006-01-02 15:04 UTC"), QueuedStaleAfter),
+			Remediation: "Check that the TenantFanout timer runs (function logs) and the tenant-sync queue's dead-letter queue; queue a sync now with POST /api/tenants/{id}/sync."}
 	}
 	return s
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestSyncRequestValidate(t *testing.T) {
 	if (SyncRequest{TenantID: "nope", RunID: "r"}).Validate() == nil {
@@ -25,5 +28,29 @@ func TestRunIDAndCanonicalTenantID(t *testing.T) {
 	}
 	if !IsCanonicalTenantID("0b6f6c3e-6a1e-4c43-9a53-6d1a3f0e1a01") || IsCanonicalTenantID("0B6F6C3E-6a1e-4c43-9a53-6d1a3f0e1a01") || IsCanonicalTenantID("nope") {
 		t.Error("canonical tenant id rule")
+	}
+}
+
+// A tenant never looks busy forever: queued longer than QueuedStaleAfter, or running longer than
+// the function timeout, reads abandoned with a fix; within those bounds the state stays.
+func TestSyncStatusEffective(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	queued := SyncStatus{State: SyncQueued, LastRunID: "r1", QueuedAt: now.Add(-QueuedStaleAfter + time.Minute)}
+	if got := queued.Effective(now, 10*time.Minute); got.State != SyncQueued || got.Error != nil {
+		t.Errorf("recently queued: %+v", got)
+	}
+	queued.QueuedAt = now.Add(-QueuedStaleAfter - time.Minute)
+	if got := queued.Effective(now, 10*time.Minute); got.State != SyncAbandoned || got.Error == nil || got.Error.Code != CodeSyncNeverStarted || got.Error.Remediation == "" {
+		t.Errorf("queued past the bound: %+v", got)
+	}
+	if got := (SyncStatus{State: SyncQueued}).Effective(now, 10*time.Minute); got.State != SyncQueued {
+		t.Errorf("queued without a time (rows from before this field) must stay queued: %+v", got)
+	}
+	running := SyncStatus{State: SyncRunning, LastRunID: "r2", StartedAt: now.Add(-11 * time.Minute)}
+	if got := running.Effective(now, 10*time.Minute); got.State != SyncAbandoned || got.Error.Code != CodeRunAbandoned {
+		t.Errorf("running past the timeout: %+v", got)
+	}
+	if got := running.Effective(now, 0); got.State != SyncRunning {
+		t.Errorf("no timeout known: %+v", got)
 	}
 }

@@ -132,7 +132,8 @@ func (s *Store) MarkQueued(ctx context.Context, reqs []domain.SyncRequest) error
 	for start := 0; start < len(reqs); start += 100 {
 		var actions []aztables.TransactionAction
 		for _, r := range reqs[start:min(start+100, len(reqs))] {
-			b, _ := json.Marshal(map[string]any{"PartitionKey": tenantPartition, "RowKey": strings.ToLower(r.TenantID), "SyncState": domain.SyncQueued, "LastRunID": r.RunID})
+			b, _ := json.Marshal(map[string]any{"PartitionKey": tenantPartition, "RowKey": strings.ToLower(r.TenantID), "SyncState": domain.SyncQueued, "LastRunID": r.RunID,
+				"SyncQueuedAt": r.QueuedAt.UTC().Format(time.RFC3339Nano)})
 			actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateMerge, Entity: b})
 		}
 		if _, err := s.tenants.SubmitTransaction(ctx, actions, nil); err != nil {
@@ -193,6 +194,9 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 			PendingTo: s("ConsentPendingTo"), SentAt: tm("ConsentSentAt"), RequestedBy: s("ConsentRequestedBy"), ExpiresAt: tm("ConsentExpiresAt")},
 		Sync:    domain.SyncStatus{State: s("SyncState"), LastRunID: s("LastRunID"), LastSuccessAt: tm("LastSuccessAt"), StartedAt: tm("SyncStartedAt")},
 		Missing: b("Missing"), MissingAt: tm("MissingAt"), Sources: []string{}, Flags: []domain.Flag{},
+	}
+	if t.Sync.State == domain.SyncQueued {
+		t.Sync.QueuedAt = tm("SyncQueuedAt") // shown only while queued
 	}
 	if t.Consent.State == "" {
 		t.Consent.State = domain.ConsentNone
