@@ -134,7 +134,11 @@ func run() error {
 		Token: func(ctx context.Context) (string, error) { return partnerSvc.Token(ctx, cloud.PartnerCenterScope) }}
 	consentSvc := consent.New(consent.Options{Store: st, Queue: sender, Credentials: creds, PartnerCenter: delegatedPC, Signer: signer, Consumer: st,
 		Endpoints: cfg.Cloud, ClientID: cfg.App.ClientID, PartnerTenantID: cfg.PartnerTenantID, PublicBaseURL: cfg.PublicBaseURL,
-		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log})
+		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log,
+		// app roles are assigned with the service account's delegated token for each customer (GDAP)
+		PartnerGraphToken: func(ctx context.Context, tenantID string) (string, error) {
+			return partnerSvc.TokenIn(ctx, tenantID, cloud.GraphScope /* the scope graphclient uses in every cloud */)
+		}})
 	deps := handlers.Deps{
 		Partner: partnerSvc, Consent: consentSvc, AutoConsent: cfg.AutoConsent, AdminGroupID: cfg.AdminGroupID,
 		AppServiceAuth: cfg.AppServiceAuth, PublicBaseURL: cfg.PublicBaseURL,
