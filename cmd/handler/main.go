@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantsync/tenantsync/handlers"
+	"github.com/tenantsync/tenantsync/shared/approles"
 	"github.com/tenantsync/tenantsync/shared/azcred"
 	"github.com/tenantsync/tenantsync/shared/clientassert"
 	"github.com/tenantsync/tenantsync/shared/cloud"
@@ -150,7 +151,10 @@ func run() error {
 			CSRFKey: console.DeriveKey(cfg.StateSigningKey),
 		},
 		Store: st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
-		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},
+		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
+			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
+				return partnerSvc.TokenIn(ctx, tenantID, cloud.GraphScope)
+			}}},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
 			PartnerCenter: partnerCenter, Log: log},
 	}

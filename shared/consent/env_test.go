@@ -262,6 +262,7 @@ type env struct {
 	pcTokens *[]string
 	// graphToken is the service account's delegated Graph token for a customer tenant.
 	graphToken consent.TenantTokenFunc
+	report     *discovery.Report // the last discovery's
 	public     string
 	answers    []any // everything the flows answered, for the secret scan
 }
@@ -401,9 +402,11 @@ func (e *env) discover() {
 		return tok.Token, err
 	}}
 	d := &discovery.Discoverer{Store: e.st, Credentials: e.creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: e.opts.Log}
-	if _, err := d.Run(e.ctx); err != nil {
+	rep, err := d.Run(e.ctx)
+	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.report = rep
 }
 
 func (e *env) tenant(id string) domain.Tenant {

@@ -41,7 +41,7 @@ func (e *env) freshAppRoles(t *testing.T, tenantID string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := cred.GetToken(e.ctx, policy.TokenRequestOptions{Scopes: []string{cloud.GraphScope}, TenantID: tenantID,
+	tok, err := cred.GetToken(e.ctx, policy.TokenRequestOptions{Scopes: []string{cloud.GraphScope}, TenantID: tenantID, EnableCAE: true,
 		Claims: `{"access_token":{"nbf":{"essential":true,"value":"1"}}}`})
 	if err != nil {
 		t.Fatalf("app-only token for %s: %v", tenantID, err)
