@@ -70,3 +70,25 @@ func TestPathNeedsBothRoles(t *testing.T) {
 		}
 	}
 }
+
+// Consent follows the roles in force: a relationship listing Cloud Application Administrator whose
+// access assignment does not give it is skipped with the fix naming the access assignment.
+func TestCPVUsesRolesInForce(t *testing.T) {
+	e := newEnv(t)
+	e.discover()
+	tn := e.tenant(scenario.DemoConsolidated)
+	tn.Relationship.AssignedRoles = slices.DeleteFunc(slices.Clone(tn.Relationship.AssignedRoles), func(r string) bool { return r == discovery.RoleCloudApplicationAdmin })
+	if !tn.Relationship.AccessChecked || !slices.Contains(tn.Relationship.Roles, discovery.RoleCloudApplicationAdmin) {
+		t.Fatalf("relationship %+v", tn.Relationship)
+	}
+	if err := e.st.UpsertTenant(e.ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	r := grant(t, e, scenario.DemoConsolidated)
+	if r.State != "skipped" || r.Code != "missingRoles" || !strings.Contains(r.Error, "access assignments") || !strings.Contains(r.Remediation, tn.Relationship.ID) {
+		t.Errorf("result %+v, want skipped for the roles in force, the fix naming the relationship's access assignment", r)
+	}
+	if _, ok := e.sim.Directory.ServicePrincipal(scenario.DemoConsolidated, scenario.DemoAppID); ok {
+		t.Error("Partner Center was asked although the roles in force cannot consent")
+	}
+}

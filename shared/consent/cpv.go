@@ -109,9 +109,18 @@ func eligible(t domain.Tenant, now time.Time) (ok bool, code, why, fix string) {
 		return false, CodeNoActiveGDAP, "The tenant has no active GDAP relationship (" + status + "), so Partner Center cannot consent for it.",
 			"Have the customer approve a GDAP relationship with Cloud Application Administrator, or " + link + "."
 	}
-	if !slices.Contains(r.Roles, discovery.RoleApplicationAdmin) && !slices.Contains(r.Roles, discovery.RoleCloudApplicationAdmin) {
-		return false, CodeMissingRoles, "The GDAP relationship lacks Application Administrator and Cloud Application Administrator, so Partner Center cannot consent for this tenant.",
-			"Send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link), or add Cloud Application Administrator to the relationship and its security group."
+	// The roles in force are the access assignments' (when discovery could read them), not the
+	// relationship's role list (https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment).
+	roles, where := r.Roles, "The GDAP relationship lacks"
+	if r.AccessChecked {
+		roles, where = r.AssignedRoles, "The GDAP relationship's access assignments give"
+	}
+	if !slices.Contains(roles, discovery.RoleApplicationAdmin) && !slices.Contains(roles, discovery.RoleCloudApplicationAdmin) && !slices.Contains(roles, discovery.RoleGlobalAdmin) {
+		if r.AccessChecked {
+			where += " neither"
+		}
+		return false, CodeMissingRoles, where + " Application Administrator and Cloud Application Administrator, so Partner Center cannot consent for this tenant.",
+			"Send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link), or add Cloud Application Administrator (and Privileged Role Administrator, to assign tenantsync's app roles) to the access assignment of GDAP relationship " + r.ID + " for the service account's security group."
 	}
 	return true, "", "", ""
 }
