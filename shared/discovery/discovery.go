@@ -326,7 +326,9 @@ func (d *Discoverer) probeConsent(ctx context.Context, tenants map[string]domain
 			continue
 		}
 		if t.Consent.State == domain.ConsentConsented {
+			mu.Lock() // probes already started count under the same lock
 			rep.Consented++
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {
