@@ -128,13 +128,14 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := &pcclient.Client{BaseURL: e.ep.PartnerCenterURL, HTTP: hc, Token: e.deviceCodeToken()}
+	pcToken, graphToken := e.deviceCodeTokens()
+	pc := &pcclient.Client{BaseURL: e.ep.PartnerCenterURL, HTTP: hc, Token: pcToken}
 	if o.noPartnerToken {
 		pc.Token = func(context.Context) (string, error) { return "", errors.New("partner connection: not connected") }
 	}
 	e.opts = consent.Options{Store: e.store, Queue: e.queue, Credentials: creds, PartnerCenter: pc, Signer: signer, Consumer: e.store,
 		Endpoints: e.ep, ClientID: scenario.DemoAppID, PartnerTenantID: scenario.DemoPartnerTenantID, PublicBaseURL: "http://localhost:7071",
-		MailFrom: o.mailFrom, LinkTTL: 7 * 24 * time.Hour, Log: log, VerifyAttempts: 2, VerifyBackoff: 10 * time.Millisecond}
+		MailFrom: o.mailFrom, LinkTTL: 7 * 24 * time.Hour, Log: log, VerifyAttempts: 2, VerifyBackoff: 10 * time.Millisecond, PartnerGraphToken: graphToken}
 	appPC := &pcclient.Client{BaseURL: e.ep.PartnerCenterURL, HTTP: hc, Token: func(ctx context.Context) (string, error) {
 		cred, err := creds.For(scenario.DemoPartnerTenantID)
 		if err != nil {
@@ -215,13 +216,16 @@ func (e *consentHandlerEnv) remember(tok string) {
 
 // deviceCodeToken is the partner's delegated MFA token for Partner Center (azidentity's device
 // code flow, approved on the simulator), standing in for partner.Service.Token.
-func (e *consentHandlerEnv) deviceCodeToken() pcclient.TokenSource {
+// deviceCodeTokens signs the service account in with the device code flow and gives its Partner
+// Center token source and its delegated Graph token for a customer tenant (GDAP).
+func (e *consentHandlerEnv) deviceCodeTokens() (pcclient.TokenSource, consent.TenantTokenFunc) {
 	opts, err := e.ep.ClientOptions()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	cred, err := azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
 		ClientOptions: opts, TenantID: scenario.DemoPartnerTenantID, ClientID: scenario.DemoAppID, DisableInstanceDiscovery: true,
+		AdditionallyAllowedTenants: []string{"*"},
 		UserPrompt: func(_ context.Context, m azidentity.DeviceCodeMessage) error {
 			return e.sim.Entra.ApproveDeviceCode(m.UserCode, scenario.DemoServiceAccountUPN, true)
 		},
@@ -229,11 +233,15 @@ func (e *consentHandlerEnv) deviceCodeToken() pcclient.TokenSource {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return func(ctx context.Context) (string, error) {
-		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.PartnerCenterScope}})
+	token := func(ctx context.Context, scope, tenant string) (string, error) {
+		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tenant})
 		e.remember(tok.Token)
 		return tok.Token, err
 	}
+	return func(ctx context.Context) (string, error) { return token(ctx, cloud.PartnerCenterScope, "") },
+		func(ctx context.Context, tenantID string) (string, error) {
+			return token(ctx, cloud.GraphScope, tenantID)
+		}
 }
 
 func consentPrincipal(name string) string {
@@ -580,7 +588,7 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 		Found   int
 		Consent *consent.Summary `json:"consent"`
 	}
-	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 13 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
+	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 14 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
 		t.Fatalf("discovery operation %+v: %s", op, op.Result)
 	}
 	if c := e.tenant(scenario.DemoWoodgroveBank).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodCPV {

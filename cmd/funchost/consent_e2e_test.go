@@ -176,8 +176,11 @@ func TestConsentEndToEnd(t *testing.T) {
 		t.Fatalf("connect callback %s: %d %s", back.Path, status, body)
 	}
 
-	// 2. Discovery with AUTO_CONSENT: Woodgrove (GDAP with Application Administrator) is
-	// consented through Partner Center and its first sync queued at once.
+	// 2. Discovery with AUTO_CONSENT: Woodgrove (GDAP with Cloud Application Administrator and
+	// Privileged Role Administrator) is consented through Partner Center, its app roles assigned
+	// through GDAP and verified (cpv+roles), and its first sync queued at once. Consolidated
+	// Messenger (no Privileged Role Administrator) gets Partner Center's service principal without
+	// app roles: never consented, the fix names the role and relationship, or the link.
 	do := func(method, path, body string) (int, []byte) {
 		status, _, b := s.call(method, path, body, false)
 		return status, []byte(b)
@@ -189,6 +192,12 @@ func TestConsentEndToEnd(t *testing.T) {
 	}
 	if op.State != operation.StateSucceeded || json.Unmarshal(op.Result, &disc) != nil || disc.Consent == nil || disc.Consent.Consented != 1 || disc.Consent.Error != "" {
 		t.Fatalf("discovery: %+v %s", op, op.Result)
+	}
+
+	if cm := s.tenant(scenario.DemoConsolidated); cm.Consent.State != domain.ConsentFailed || cm.Consent.Method != consent.MethodLink ||
+		!strings.Contains(cm.Consent.Error, "Privileged Role Administrator") || !strings.Contains(cm.Consent.Error, cm.Relationship.ID) ||
+		!strings.Contains(cm.Consent.Error, "consent-link") {
+		t.Errorf("Consolidated Messenger after discovery: %+v", cm.Consent)
 	}
 
 	// 3. Adventure Works (Global Reader only): Partner Center cannot, the link can.

@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tenantsync/tenantsync/handlers"
+	"github.com/tenantsync/tenantsync/shared/approles"
 	"github.com/tenantsync/tenantsync/shared/azcred"
 	"github.com/tenantsync/tenantsync/shared/clientassert"
 	"github.com/tenantsync/tenantsync/shared/config"
@@ -136,7 +137,11 @@ func run() error {
 		}}
 	consentSvc := consent.New(consent.Options{Store: st, Queue: sender, Credentials: creds, PartnerCenter: delegatedPC, Signer: signer, Consumer: st,
 		Endpoints: cfg.Cloud, ClientID: cfg.App.ClientID, PartnerTenantID: cfg.PartnerTenantID, PublicBaseURL: cfg.PublicBaseURL,
-		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log})
+		MailFrom: cfg.ConsentMailFrom, LinkTTL: cfg.ConsentLinkTTL, Log: log,
+		// app roles are assigned with the service account's delegated token for each customer (GDAP)
+		PartnerGraphToken: func(ctx context.Context, tenantID string) (string, error) {
+			return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
+		}})
 	deps := handlers.Deps{
 		Partner: partnerSvc, Consent: consentSvc, AutoConsent: cfg.AutoConsent, AdminGroupID: cfg.AdminGroupID,
 		AppServiceAuth: cfg.AppServiceAuth, PublicBaseURL: cfg.PublicBaseURL,
@@ -149,7 +154,10 @@ func run() error {
 		},
 		Operations: &operation.Service{Store: st, Queue: opSender, Log: log},
 		Store:      st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
-		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log},
+		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
+			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
+				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
+			}}},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
 			PartnerCenter: partnerCenter, Log: log},
 	}

@@ -35,6 +35,51 @@ var Graph = []Permission{
 	{"DelegatedAdminRelationship.Read.All", "f6e9e124-4586-492f-adc0-c6f96e4823fd", "read GDAP relationships to discover customer tenants (partner tenant only)"},
 }
 
+// partnerOnly are the Graph application permissions used in the partner's own tenant only; they
+// are never requested or assigned in a customer tenant.
+var partnerOnly = map[string]bool{"Mail.Send": true, "DelegatedAdminRelationship.Read.All": true}
+
+// Customer are the Graph application permissions tenantsync needs in every customer tenant: the
+// required permissions, declared once. Consent assigns exactly these, verification and each sync
+// compare the token's roles claim with them. All are read permissions (least privilege; a test
+// fails otherwise).
+func Customer() []Permission {
+	var out []Permission
+	for _, p := range Graph {
+		if !partnerOnly[p.Value] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Missing lists the customer permissions absent from roles (an app-only token's roles claim), in
+// the order of Customer.
+func Missing(roles []string) []Permission {
+	have := map[string]bool{}
+	for _, r := range roles {
+		have[r] = true
+	}
+	var out []Permission
+	for _, p := range Customer() {
+		if !have[p.Value] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Bootstrap are the delegated Microsoft Graph scopes Partner Center consent grants in a customer
+// tenant (applicationGrants[].scope). Partner Center's consent creates the service principal and
+// an admin grant of these delegated scopes only, never app roles; with them the partner service
+// account (holding Privileged Role Administrator through GDAP) assigns the Customer app roles:
+// POST /servicePrincipals/{graph}/appRoleAssignedTo needs delegated "AppRoleAssignment.ReadWrite.All
+// and Application.Read.All"
+// (https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto). The delegated
+// write scope is usable only by a signed-in partner user whose GDAP role allows it; it is the one
+// non-read permission in a customer tenant, and only the cpv+roles path asks for it.
+var Bootstrap = []string{"Application.Read.All", "AppRoleAssignment.ReadWrite.All"}
+
 // GraphValues are the permission values, e.g. for Partner Center's applicationGrants scope.
 func GraphValues() []string {
 	out := make([]string, len(Graph))

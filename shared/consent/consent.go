@@ -55,6 +55,10 @@ type Options struct {
 	// doubling backoff (defaults 5 attempts, 2s first wait: at most 30s of waiting).
 	VerifyAttempts int
 	VerifyBackoff  time.Duration
+
+	// PartnerGraphToken gives the partner service account's delegated Microsoft Graph token for a
+	// customer tenant (GDAP), used to assign tenantsync's app roles after Partner Center consent.
+	PartnerGraphToken TenantTokenFunc
 }
 
 // Service grants and verifies consent.
@@ -90,7 +94,9 @@ func New(o Options) *Service {
 
 // Consent methods.
 const (
-	MethodCPV  = "cpv"
+	// MethodCPV: Partner Center consent of the bootstrap delegated scopes, then the app roles
+	// assigned through GDAP, verified with an app-only token whose roles claim holds them all.
+	MethodCPV  = "cpv+roles"
 	MethodLink = "link"
 )
 
@@ -163,18 +169,30 @@ func consentError(p remedy.Problem) string {
 // is that tenant. A fresh service principal may not be usable at once, so failures that can be
 // propagation are retried with a doubling backoff, a bounded number of times.
 func (s *Service) verify(ctx context.Context, tenantID string, attempts int) (string, error) {
+	var name string
+	err := s.retrying(ctx, tenantID, attempts, func() error {
+		n, err := s.verifyOnce(ctx, tenantID)
+		name = n
+		return err
+	})
+	return name, err
+}
+
+// retrying runs f up to attempts times while its error is one a new service principal shows
+// until it has replicated, with a doubling backoff.
+func (s *Service) retrying(ctx context.Context, tenantID string, attempts int, f func() error) error {
 	wait := s.o.VerifyBackoff
 	for attempt := 1; ; attempt++ {
-		name, err := s.verifyOnce(ctx, tenantID)
+		err := f()
 		if err == nil {
-			return name, nil
+			return nil
 		}
 		if attempt >= attempts || !mayPropagate(err) {
-			return "", err
+			return err
 		}
 		s.log().Info("consent not usable yet, retrying verification", "tenantId", tenantID, "attempt", attempt, "wait", wait.String(), "code", remedy.Classify(err).Code)
 		if err := sleep(ctx, wait); err != nil {
-			return "", err
+			return err
 		}
 		wait = min(wait*2, 30*time.Second)
 	}

@@ -109,9 +109,18 @@ func eligible(t domain.Tenant, now time.Time) (ok bool, code, why, fix string) {
 		return false, CodeNoActiveGDAP, "The tenant has no active GDAP relationship (" + status + "), so Partner Center cannot consent for it.",
 			"Have the customer approve a GDAP relationship with Cloud Application Administrator, or " + link + "."
 	}
-	if !slices.Contains(r.Roles, discovery.RoleApplicationAdmin) && !slices.Contains(r.Roles, discovery.RoleCloudApplicationAdmin) {
-		return false, CodeMissingRoles, "The GDAP relationship lacks Application Administrator and Cloud Application Administrator, so Partner Center cannot consent for this tenant.",
-			"Send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link), or add Cloud Application Administrator to the relationship and its security group."
+	// The roles in force are the access assignments' (when discovery could read them), not the
+	// relationship's role list (https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment).
+	roles, where := r.Roles, "The GDAP relationship lacks"
+	if r.AccessChecked {
+		roles, where = r.AssignedRoles, "The GDAP relationship's access assignments give"
+	}
+	if !slices.Contains(roles, discovery.RoleApplicationAdmin) && !slices.Contains(roles, discovery.RoleCloudApplicationAdmin) && !slices.Contains(roles, discovery.RoleGlobalAdmin) {
+		if r.AccessChecked {
+			where += " neither"
+		}
+		return false, CodeMissingRoles, where + " Application Administrator and Cloud Application Administrator, so Partner Center cannot consent for this tenant.",
+			"Send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link), or add Cloud Application Administrator (and Privileged Role Administrator, to assign tenantsync's app roles) to the access assignment of GDAP relationship " + r.ID + " for the service account's security group."
 	}
 	return true, "", "", ""
 }
@@ -223,9 +232,23 @@ func (s *Service) GrantCPV(ctx context.Context, tenantIDs []string) ([]Result, e
 	return results, nil
 }
 
-// graphGrants is what tenantsync asks Partner Center to grant: the Graph application permissions.
+// graphGrants is what tenantsync asks Partner Center to grant: the bootstrap delegated scopes
+// (applicationGrants[].scope holds delegated permissions: Partner Center consent never assigns
+// application permissions; see appperms.Bootstrap).
 func graphGrants() []pcclient.ApplicationGrant {
-	return []pcclient.ApplicationGrant{{EnterpriseApplicationID: appperms.GraphAppID, Scope: strings.Join(appperms.GraphValues(), ",")}}
+	return []pcclient.ApplicationGrant{{EnterpriseApplicationID: appperms.GraphAppID, Scope: strings.Join(appperms.Bootstrap, ",")}}
+}
+
+// rolesAfterConsent reads the app-only token's roles, retrying while a new service principal
+// replicates (token errors such as AADSTS7000229 right after the consent).
+func (s *Service) rolesAfterConsent(ctx context.Context, tenantID string, attempts int) ([]string, error) {
+	var roles []string
+	err := s.retrying(ctx, tenantID, attempts, func() error {
+		r, err := s.appRoles(ctx, tenantID)
+		roles = r
+		return err
+	})
+	return roles, err
 }
 
 func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
@@ -233,7 +256,7 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 	fail := func(p remedy.Problem, record bool) Result {
 		r.State, r.Code, r.Error, r.Remediation = ResultFailed, p.Code, p.Message, p.Remediation
 		if record {
-			c := domain.Consent{State: domain.ConsentFailed, Method: MethodCPV, UpdatedAt: s.now(), Error: consentError(p)}
+			c := domain.Consent{State: domain.ConsentFailed, Method: r.Method, UpdatedAt: s.now(), Error: consentError(p)}
 			if t.Consent.State == domain.ConsentPending {
 				// an emailed link is still out: keep it on record so it can still be used
 				c.PendingTo, c.SentAt, c.RequestedBy, c.ExpiresAt = t.Consent.PendingTo, t.Consent.SentAt, t.Consent.RequestedBy, t.Consent.ExpiresAt
@@ -255,15 +278,37 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 	if already {
 		attempts = 1 // the service principal is not new: waiting for it to replicate cannot help
 	}
-	if _, err := s.verify(ctx, t.TenantID, attempts); err != nil {
+	// Partner Center's consent grants delegated scopes only: the app-only token's roles claim
+	// says which application permissions the service principal really holds.
+	roles, err := s.rolesAfterConsent(ctx, t.TenantID, attempts)
+	if err != nil {
 		p := remedy.Classify(err)
 		if already {
-			p.Message = "Partner Center says tenantsync is already consented, but an app-only token could not read the tenant: " + p.Message
+			p.Message = "Partner Center says tenantsync is already consented, but no app-only token could be obtained for the tenant: " + p.Message
 			p.Remediation = "The app exists in this tenant without usable permissions (Partner Center does not update an existing consent): send the admin-consent link (POST /api/tenants/" +
 				t.TenantID + "/consent-link) so the customer's admin grants the current permissions, or delete tenantsync from the tenant's Enterprise applications and run Partner Center consent again."
 		} else {
-			p.Message = "Partner Center consent succeeded, but an app-only token could not read the tenant: " + p.Message
+			p.Message = "Partner Center consent succeeded, but no app-only token could be obtained for the tenant: " + p.Message
 		}
+		return fail(p, true)
+	}
+	if missing := appperms.Missing(roles); len(missing) > 0 {
+		if p := s.assignRoles(ctx, t, missing); p != nil {
+			r.Method = MethodLink // the remaining way in: the customer's admin approves the link
+			return fail(*p, true)
+		}
+		if roles, err = s.appRoles(ctx, t.TenantID); err != nil {
+			return fail(remedy.Classify(err), true)
+		}
+		if missing = appperms.Missing(roles); len(missing) > 0 {
+			return fail(remedy.Problem{Code: CodeRolesMissing, Message: "The app roles were assigned through GDAP, but a new app-only token still lacks " + values(missing) + ".",
+				Remediation: "Run consent again in a few minutes; if it persists, send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link)."}, true)
+		}
+	}
+	// Every required role is in the token: prove Graph accepts it.
+	if _, err := s.verify(ctx, t.TenantID, 1); err != nil {
+		p := remedy.Classify(err)
+		p.Message = "The app-only token holds every required role, but reading the tenant failed: " + p.Message
 		return fail(p, true)
 	}
 	c := domain.Consent{State: domain.ConsentConsented, Method: MethodCPV, UpdatedAt: s.now()}

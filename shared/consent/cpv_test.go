@@ -166,6 +166,7 @@ func TestCPVPartnerCenterRefusalIsRecorded(t *testing.T) {
 	e.discover()
 	tn := e.tenant(scenario.DemoAdventureWorks)
 	tn.Relationship.Roles = append(tn.Relationship.Roles, discovery.RoleCloudApplicationAdmin)
+	tn.Relationship.AssignedRoles = append(tn.Relationship.AssignedRoles, discovery.RoleCloudApplicationAdmin)
 	if err := e.st.UpsertTenant(e.ctx, tn); err != nil {
 		t.Fatal(err)
 	}

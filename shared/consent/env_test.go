@@ -260,8 +260,11 @@ type env struct {
 	creds    *recordingCreds
 	clock    *clock
 	pcTokens *[]string
-	public   string
-	answers  []any // everything the flows answered, for the secret scan
+	// graphToken is the service account's delegated Graph token for a customer tenant.
+	graphToken consent.TenantTokenFunc
+	report     *discovery.Report // the last discovery's
+	public     string
+	answers    []any // everything the flows answered, for the secret scan
 }
 
 type envOptions struct {
@@ -311,7 +314,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	}
 	e.opts = consent.Options{
 		Store: e.st, Queue: e.q, Credentials: e.creds, PartnerCenter: pc, Signer: signer, Consumer: e.st, Endpoints: e.ep,
-		ClientID: scenario.DemoAppID, PartnerTenantID: scenario.DemoPartnerTenantID, PublicBaseURL: e.public, MailFrom: from,
+		ClientID: scenario.DemoAppID, PartnerTenantID: scenario.DemoPartnerTenantID, PublicBaseURL: e.public, MailFrom: from, PartnerGraphToken: e.graphToken,
 		LinkTTL: 7 * 24 * time.Hour, Now: e.clock.now, Log: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		VerifyAttempts: 3, VerifyBackoff: 10 * time.Millisecond,
 	}
@@ -329,6 +332,7 @@ func (e *env) delegatedToken(t testing.TB) pcclient.TokenSource {
 	}
 	cred, err := azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
 		ClientOptions: opts, TenantID: scenario.DemoPartnerTenantID, ClientID: scenario.DemoAppID, DisableInstanceDiscovery: true,
+		AdditionallyAllowedTenants: []string{"*"},
 		UserPrompt: func(_ context.Context, m azidentity.DeviceCodeMessage) error {
 			return e.sim.Entra.ApproveDeviceCode(m.UserCode, scenario.DemoServiceAccountUPN, true)
 		},
@@ -337,6 +341,18 @@ func (e *env) delegatedToken(t testing.TB) pcclient.TokenSource {
 		t.Fatal(err)
 	}
 	var mu gosync.Mutex
+	// The same signed-in service account's delegated Graph token for a customer tenant (its
+	// refresh token redeemed at that tenant), what partner.Service.TokenIn gives the handler.
+	e.graphToken = func(ctx context.Context, tenantID string) (string, error) {
+		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.GraphScope}, TenantID: tenantID})
+		if err != nil {
+			return "", err
+		}
+		mu.Lock()
+		*e.pcTokens = append(*e.pcTokens, tok.Token)
+		mu.Unlock()
+		return tok.Token, nil
+	}
 	return func(ctx context.Context) (string, error) {
 		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.PartnerCenterScope}})
 		if err != nil {
@@ -386,9 +402,11 @@ func (e *env) discover() {
 		return tok.Token, err
 	}}
 	d := &discovery.Discoverer{Store: e.st, Credentials: e.creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: e.opts.Log}
-	if _, err := d.Run(e.ctx); err != nil {
+	rep, err := d.Run(e.ctx)
+	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.report = rep
 }
 
 func (e *env) tenant(id string) domain.Tenant {

@@ -45,6 +45,7 @@ var RoleNames = map[string]string{
 	"88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
 	"4a5d8f65-41da-4de4-8968-e035b65339cf": "Reports Reader",
 	"62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+	"e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
 }
 
 // ExpiringWithin is how far ahead an ending relationship is flagged.
@@ -69,6 +70,19 @@ type Report struct {
 	Found, New, Missing, Consented, NotConsented int
 	Sources                                      map[string]int
 	Warnings                                     []string
+	// Access is the access check of each tenant with an active GDAP relationship whose access
+	// assignments were read: the roles in force and the consent path they allow.
+	Access []Access `json:"access,omitempty"`
+}
+
+// Access is one tenant's access check.
+type Access struct {
+	TenantID       string   `json:"tenantId"`
+	RelationshipID string   `json:"relationshipId"`
+	RolesInForce   []string `json:"rolesInForce"` // role names
+	Path           string   `json:"path"`         // cpv+roles or link
+	// Fix names the roles to add to the relationship's access assignment for cpv+roles.
+	Fix string `json:"fix,omitempty"`
 }
 
 // found is one tenant as the sources describe it.
@@ -110,12 +124,15 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 		}
 		if !f.hasRel || better(r.rel, f.rel) {
 			roles := f.rel.Roles
+			assigned, checked := f.rel.AssignedRoles, f.rel.AccessChecked
 			f.rel, f.hasRel = r.rel, true
 			if r.rel.Status == "active" {
 				f.rel.Roles = union(roles, r.rel.Roles)
+				f.rel.AssignedRoles, f.rel.AccessChecked = union(assigned, r.rel.AssignedRoles), checked || r.rel.AccessChecked
 			}
 		} else if r.rel.Status == "active" && f.rel.Status == "active" {
 			f.rel.Roles = union(f.rel.Roles, r.rel.Roles)
+			f.rel.AssignedRoles, f.rel.AccessChecked = union(f.rel.AssignedRoles, r.rel.AssignedRoles), f.rel.AccessChecked || r.rel.AccessChecked
 		}
 	}
 	if d.PartnerCenter == nil {
@@ -158,6 +175,9 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 		t.Sources = f.sources
 		t.Relationship = f.rel
 		t.Flags = flags(f, now)
+		if f.rel.AccessChecked {
+			rep.Access = append(rep.Access, accessOf(id, f.rel))
+		}
 		t.Missing, t.MissingAt = false, time.Time{}
 		if err := d.Store.SaveDiscovered(ctx, t); err != nil {
 			return nil, err
@@ -180,6 +200,7 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 		known[id] = t
 		rep.Missing++
 	}
+	sort.Slice(rep.Access, func(i, j int) bool { return rep.Access[i].TenantID < rep.Access[j].TenantID })
 	rep.Found = len(byID)
 	if err := d.probeConsent(ctx, known, rep); err != nil {
 		return nil, err
@@ -194,7 +215,7 @@ type rel struct {
 }
 
 // gdap lists the partner's GDAP relationships with an app-only token in the partner tenant.
-func (d *Discoverer) gdap(ctx context.Context) ([]rel, error) {
+func (d *Discoverer) gdap(ctx context.Context) (out []rel, err error) {
 	cred, err := d.Credentials.For(d.PartnerTenantID)
 	if err != nil {
 		return nil, err
@@ -214,7 +235,11 @@ func (d *Discoverer) gdap(ctx context.Context) ([]rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []rel
+	defer func() {
+		if err == nil {
+			d.readAccess(ctx, client, out)
+		}
+	}()
 	err = it.Iterate(ctx, func(r models.DelegatedAdminRelationshipable) bool {
 		c := r.GetCustomer()
 		if c == nil || c.GetTenantId() == nil {
@@ -301,7 +326,9 @@ func (d *Discoverer) probeConsent(ctx context.Context, tenants map[string]domain
 			continue
 		}
 		if t.Consent.State == domain.ConsentConsented {
+			mu.Lock() // probes already started count under the same lock
 			rep.Consented++
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {

@@ -39,6 +39,11 @@ type Relationship struct {
 	EndDateTime time.Time `json:"endDateTime,omitzero"`
 	AutoExtend  bool      `json:"autoExtend"`
 	Roles       []string  `json:"roles"`
+	// AssignedRoles are the roles in force: those of the active relationships' access assignments
+	// (what a partner user in the assigned security group holds in the tenant); AccessChecked says
+	// discovery read them (false: unknown, e.g. the relationship is not active).
+	AssignedRoles []string `json:"assignedRoles,omitempty"`
+	AccessChecked bool     `json:"accessChecked,omitempty"`
 }
 
 // Consent is tenantsync's consent in the tenant.

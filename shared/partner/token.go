@@ -40,6 +40,31 @@ func (s *Service) Token(ctx context.Context, scope string) (string, error) {
 	return tr.AccessToken, nil
 }
 
+// TokenIn is Token for a customer tenant: the partner refresh token redeemed at
+// https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token gives a delegated token for that
+// tenant, whose roles (wids) are the GDAP access assignments' roles of the signed-in partner user
+// (https://learn.microsoft.com/partner-center/customers/gdap-introduction; unverified wording).
+func (s *Service) TokenIn(ctx context.Context, tenant, scope string) (string, error) {
+	scope, tenant = strings.TrimSpace(scope), strings.ToLower(strings.TrimSpace(tenant))
+	if scope == "" || tenant == "" {
+		return "", errors.New("partner token: no tenant or scope")
+	}
+	key := tenant + " " + scope
+	if tok, ok := s.cached(key); ok {
+		return tok, nil
+	}
+	s.redeemMu.Lock()
+	defer s.redeemMu.Unlock()
+	if tok, ok := s.cached(key); ok {
+		return tok, nil
+	}
+	tr, err := s.refreshIn(ctx, tenant, scope, key)
+	if err != nil {
+		return "", err
+	}
+	return tr.AccessToken, nil
+}
+
 // KeepAlive redeems and rotates the refresh token (the weekly timer), so it never reaches
 // Entra's 90-day inactivity limit, and updates LastRefreshAt. Failures are recorded like Token's.
 func (s *Service) KeepAlive(ctx context.Context) error {
@@ -65,6 +90,12 @@ func (s *Service) cached(scope string) (string, bool) {
 // refresh redeems the stored refresh token for scope, stores the rotated one and caches the
 // access token. Callers hold redeemMu.
 func (s *Service) refresh(ctx context.Context, scope string) (*tokenResponse, error) {
+	return s.refreshIn(ctx, s.o.PartnerTenantID, scope, scope)
+}
+
+// refreshIn redeems the stored refresh token at tenant's token endpoint for scope and caches the
+// access token under key. Callers hold redeemMu.
+func (s *Service) refreshIn(ctx context.Context, tenant, scope, key string) (*tokenResponse, error) {
 	if err := s.configured(); err != nil {
 		return nil, err
 	}
@@ -80,7 +111,7 @@ func (s *Service) refresh(ctx context.Context, scope string) (*tokenResponse, er
 	form.Set("grant_type", "refresh_token")
 	form.Set("refresh_token", rt)
 	form.Set("scope", scope+" offline_access")
-	tr, err := s.redeem(ctx, form)
+	tr, err := s.redeemIn(ctx, tenant, form)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -92,7 +123,7 @@ func (s *Service) refresh(ctx context.Context, scope string) (*tokenResponse, er
 		}
 	}
 	s.mu.Lock()
-	s.cache[scope] = cachedToken{value: tr.AccessToken, expires: started.Add(tr.lifetime())}
+	s.cache[key] = cachedToken{value: tr.AccessToken, expires: started.Add(tr.lifetime())}
 	s.mu.Unlock()
 	s.succeeded(ctx)
 	return tr, nil

@@ -71,11 +71,16 @@ const maxTokenAnswer = 1 << 20
 
 // redeem posts a grant to the partner tenant's token endpoint with the app's secret.
 func (s *Service) redeem(ctx context.Context, form url.Values) (*tokenResponse, error) {
+	return s.redeemIn(ctx, s.o.PartnerTenantID, form)
+}
+
+// redeemIn is redeem at tenant's token endpoint.
+func (s *Service) redeemIn(ctx context.Context, tenant string, form url.Values) (*tokenResponse, error) {
 	if err := s.configured(); err != nil {
 		return nil, err
 	}
 	form.Set("client_id", s.o.ClientID)
-	endpoint := s.authority(s.o.PartnerTenantID) + "/oauth2/v2.0/token"
+	endpoint := s.authority(tenant) + "/oauth2/v2.0/token"
 	if s.o.ClientAssertion != nil {
 		a, err := s.o.ClientAssertion(ctx, endpoint)
 		if err != nil {

@@ -54,6 +54,8 @@ type Engine struct {
 	// DeltaMaxAge forces a full resync when the stored delta link is older (directory delta tokens
 	// expire after 7 days).
 	DeltaMaxAge time.Duration
+	// Roles repairs consent drift: missing app roles assigned through GDAP (nil: only reported).
+	Roles RoleAssigner
 }
 
 // Outcome is one collection's result.
@@ -108,7 +110,11 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}()
 
 	res = &Result{Run: run}
+	drift := e.checkDrift(ctx, req.TenantID, log)
 	outcomes, summary, err := e.collect(ctx, req.TenantID, log)
+	if drift != nil && err == nil {
+		outcomes = withDrift(outcomes, drift)
+	}
 	res.Outcomes = outcomes
 	state := domain.SyncSucceeded
 	var problem *remedy.Problem

@@ -105,6 +105,9 @@ type ServicePrincipal struct {
 	DisplayName string
 	// Roles are the granted Graph application permissions (values such as User.Read.All).
 	Roles []string
+	// DelegatedScopes are the Graph delegated scopes of the tenant-wide (AllPrincipals)
+	// oauth2PermissionGrant a Partner Center consent created.
+	DelegatedScopes []string
 	// Via records how consent arrived: scenario, cpv (Partner Center), adminconsent, graph.
 	Via     string
 	Created time.Time
@@ -146,7 +149,10 @@ func New(w *scenario.World, now func() time.Time) *Directory {
 		d.grantLocked(w.Partner().TenantID, app, "scenario")
 		for i := 0; i < w.TenantCount(); i++ {
 			if t := w.TenantAt(i); t.Consented && !t.Deleted {
-				d.grantLocked(t.ID, app, "scenario")
+				sp := d.grantLocked(t.ID, app, "scenario")
+				if t.GrantedRoles != nil {
+					sp.Roles = mergeRoles(nil, t.GrantedRoles)
+				}
 			}
 		}
 	}
@@ -277,6 +283,38 @@ func (d *Directory) Grant(tenantID, appID, via string) (ServicePrincipal, bool, 
 	existed := d.sps[strings.ToLower(tenantID)][appID] != nil
 	sp := d.grantLocked(tenantID, app, via)
 	return *sp, existed, nil
+}
+
+// GrantDelegated is Partner Center's control-panel-vendor consent: it creates the app's service
+// principal in the tenant and an admin (AllPrincipals) grant of the delegated scopes listed in
+// applicationGrants, and assigns no app roles. Partner Center's GDAP FAQ: the consent API is for
+// apps using delegated (App+User) permissions; application permissions need tenant-wide admin
+// consent (https://learn.microsoft.com/partner-center/customers/gdap-faq, not reachable through
+// the search tool in this session: unverified wording). CIPP, which does this in production,
+// consents bootstrap delegated scopes (AppRoleAssignment.ReadWrite.All, Directory.ReadWrite.All,
+// DelegatedPermissionGrant.ReadWrite.All) and then creates the app role assignments itself
+// (KelvinTegelaar/CIPP-API Modules/CIPPCore/Public/Set-CIPPCPVConsent.ps1,
+// Add-CIPPApplicationPermission.ps1). It reports whether the service principal already existed.
+func (d *Directory) GrantDelegated(tenantID, appID string, scopes []string) (ServicePrincipal, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	app, ok := d.apps[appID]
+	if !ok {
+		return ServicePrincipal{}, false, fmt.Errorf("application %s: %w", appID, ErrNotFound)
+	}
+	tid := strings.ToLower(tenantID)
+	if sp := d.sps[tid][appID]; sp != nil {
+		return *sp, true, nil
+	}
+	if d.sps[tid] == nil {
+		d.sps[tid] = map[string]*ServicePrincipal{}
+	}
+	sum := sha256.Sum256([]byte(tid + "/" + app.AppID))
+	sp := &ServicePrincipal{ObjectID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(hex.EncodeToString(sum[:]))).String(),
+		AppID: app.AppID, TenantID: tid, DisplayName: app.DisplayName, Via: "cpv", Created: d.now(),
+		DelegatedScopes: mergeRoles(nil, scopes)}
+	d.sps[tid][app.AppID] = sp
+	return *sp, false, nil
 }
 
 // GrantRoles adds Graph roles to an existing service principal (appRoleAssignments).

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,8 +337,23 @@ func (s *Service) issueDelegated(r *http.Request, base string, sess *session, te
 	if sess.MFA {
 		amr = append(amr, "mfa")
 	}
+	scopes := sr.delegatedScopes()
+	var wids []string
+	if u.Partner && tenant.T != nil {
+		// A partner user in a customer tenant acts through GDAP: the roles are those of the active
+		// relationships' access assignments for a group the user is in, carried in "wids"
+		// (https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment).
+		if u.GDAPAgent {
+			wids = tenant.T.AgentRoles(s.now())
+		}
+		// The delegated scopes are those the tenant granted the app (Partner Center consent's
+		// oauth2PermissionGrant), not the app's configuration in the partner tenant.
+		if sp, ok := s.dir.ServicePrincipal(tenant.ID, sess.ClientID); ok && sp.DelegatedScopes != nil && sr.audience().AppID == scenario.GraphAppID {
+			scopes = grantedScopes(sr, sp.DelegatedScopes)
+		}
+	}
 	c := token.Claims{TenantID: tenant.ID, ObjectID: u.ID, AppID: sess.ClientID, AZP: sess.ClientID,
-		Scope: strings.Join(sr.delegatedScopes(), " "), AMR: amr, UPN: u.UPN, Username: u.UPN, Name: u.Name}
+		Scope: strings.Join(scopes, " "), AMR: amr, UPN: u.UPN, Username: u.UPN, Name: u.Name, Wids: wids}
 	c.Issuer, c.Subject = issuer, sub
 	c.Audience = jwt.ClaimStrings{sr.audience().Aud}
 	at, err := s.iss.Sign(c, accessTokenLifetime)
@@ -449,4 +465,19 @@ func groupClaims(c *token.Claims, u user, base string) {
 		return
 	}
 	c.Groups = append([]string(nil), u.Groups...)
+}
+
+// grantedScopes is scp for a tenant whose consent is an oauth2PermissionGrant: `.default` asks for
+// every granted scope, a named scope is issued only when granted.
+func grantedScopes(sr scopeRequest, granted []string) []string {
+	var out []string
+	for _, p := range sr.Perms {
+		if p == ".default" {
+			return append([]string(nil), granted...)
+		}
+		if slices.Contains(granted, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

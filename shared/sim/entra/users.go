@@ -16,6 +16,7 @@ type user struct {
 	SignInError   string // scenario-injected AADSTS code failing every sign-in
 	Disabled      bool
 	Groups        []string // partner users' group object ids
+	GDAPAgent     bool     // in the security group of the scenario's GDAP access assignments
 }
 
 func errUnknownUser(upn string) error { return fmt.Errorf("entra: no user %q in the scenario", upn) }
@@ -27,7 +28,7 @@ func (s *Service) lookupUser(idOrUPN string) (user, bool) {
 	for _, u := range p.Users {
 		if strings.EqualFold(u.UPN, idOrUPN) || strings.EqualFold(u.ID, idOrUPN) {
 			return user{ID: strings.ToLower(u.ID), UPN: u.UPN, Name: u.DisplayName, HomeTenant: strings.ToLower(p.TenantID),
-				Partner: true, MFA: u.MFA, SignInError: u.SignInError, Groups: u.Groups}, true
+				Partner: true, MFA: u.MFA, SignInError: u.SignInError, Groups: u.Groups, GDAPAgent: u.GDAPAgent}, true
 		}
 	}
 	at := strings.LastIndexByte(idOrUPN, '@')

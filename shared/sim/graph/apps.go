@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -918,6 +919,9 @@ func assignmentCreate(c *call, key string, byAppID, assignedTo bool) *gerr {
 	if !resource.graph || !ok {
 		return errBadRequest("Permission being assigned was not found on application '%s'.", resource.appID)
 	}
+	if e := graphAppRoleGrantor(c); e != nil {
+		return e
+	}
 	principal, e := c.findSP(b.PrincipalID, false)
 	if e != nil {
 		return e
@@ -933,4 +937,32 @@ func assignmentCreate(c *call, key string, byAppID, assignedTo bool) *gerr {
 	}
 	writeJSON(c, http.StatusCreated, append(obj{{"@odata.context", c.s.contextURL("servicePrincipals('" + v.id + "')/appRoleAssignedTo/$entity")}}, assignmentObj(c, principal, role)...))
 	return nil
+}
+
+// graphAppRoleGrantor: granting a Microsoft Graph app role with a delegated token needs, besides
+// AppRoleAssignment.ReadWrite.All, Application.Read.All (or Directory.Read.All) to read the service
+// principals ("Grant an appRoleAssignment for a service principal",
+// https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto: "AppRoleAssignment.ReadWrite.All
+// and Application.Read.All"), and a signed-in user who may consent to Microsoft Graph application
+// permissions: Privileged Role Administrator (or Global Administrator). That API page lists
+// Application and Cloud Application Administrator among the roles for app role assignments in
+// general, but "Grant tenant-wide admin consent"
+// (https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent) and the built-in
+// roles reference ("...with the exception of application permissions for Microsoft Graph") exclude
+// Microsoft Graph app roles from what those two roles can grant. The exact error Graph answers then
+// is not documented; Authorization_RequestDenied is Graph's general 403 (unverified for this case).
+func graphAppRoleGrantor(c *call) *gerr {
+	if c.claims.IsApp() {
+		return nil // app-only callers need only AppRoleAssignment.ReadWrite.All (checked before)
+	}
+	if !slices.ContainsFunc([]string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"}, c.claims.HasScope) {
+		return errDenied()
+	}
+	if c.claims.HasWid(scenario.RolePrivilegedRoleAdmin) || c.claims.HasWid(scenario.RoleGlobalAdmin) {
+		return nil
+	}
+	if c.ten.partner {
+		return nil // the partner's own tenant: its admins sign in directly (tenantsync register)
+	}
+	return errDenied()
 }

@@ -163,3 +163,15 @@ func (c *call) require(p perm) *gerr {
 	}
 	return errDenied()
 }
+
+// requireAuditLog: the sign-in and registration reports (and signInActivity) answer a caller
+// without AuditLog.Read.All with their own code, not Authorization_RequestDenied:
+// 403 Authentication_MSGraphPermissionMissing "Calling principal does not have required MSGraph
+// permissions AuditLog.Read.All" (microsoftgraph/microsoft-graph-docs-contrib#1852 for
+// userRegistrationDetails, microsoft-graph-explorer-v4#2731 for signInActivity).
+func (c *call) requireAuditLog() *gerr {
+	if allowed(c.claims, permAuditLog) {
+		return nil
+	}
+	return errf(http.StatusForbidden, "Authentication_MSGraphPermissionMissing", "Calling principal does not have required MSGraph permissions AuditLog.Read.All")
+}

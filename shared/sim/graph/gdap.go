@@ -212,7 +212,8 @@ func handleAccessAssignments(c *call) *gerr {
 				{"createdDateTime", r.Activated},
 				{"lastModifiedDateTime", r.Activated},
 				{"accessContainer", obj{{"accessContainerId", r.SecurityGroupID}, {"accessContainerType", "securityGroup"}}},
-				{"accessDetails", obj{{"unifiedRoles", unifiedRoles(r.Roles)}}},
+				// the access assignment's roles, which may be fewer than the relationship's
+				{"accessDetails", obj{{"unifiedRoles", unifiedRoles(r.AssignedRoles)}}},
 			})
 		}
 	}

@@ -139,8 +139,15 @@ func TestUsersPagingSelectAndTop(t *testing.T) {
 func TestSignInActivity(t *testing.T) {
 	f := newFixture(t)
 	sel := "/v1.0/users?$select=id,signInActivity"
-	if r := f.get(sel, f.appToken(tenantA, "User.Read.All")); r.status != 403 || r.errCode(t) != "Authorization_RequestDenied" {
+	// signInActivity answers a missing AuditLog.Read.All with its own code (microsoft-graph-explorer-v4#2731).
+	if r := f.get(sel, f.appToken(tenantA, "User.Read.All")); r.status != 403 || r.errCode(t) != "Authentication_MSGraphPermissionMissing" ||
+		!strings.Contains(string(r.body), "AuditLog.Read.All") {
 		t.Errorf("without AuditLog.Read.All: %d %s", r.status, r.body)
+	}
+	// So does the registration report (microsoft-graph-docs-contrib#1852).
+	if r := f.get("/v1.0/reports/authenticationMethods/userRegistrationDetails", f.appToken(tenantA, "UserAuthenticationMethod.Read.All")); r.status != 403 ||
+		r.errCode(t) != "Authentication_MSGraphPermissionMissing" {
+		t.Errorf("registration report without AuditLog.Read.All: %d %s", r.status, r.body)
 	}
 	r := f.get(sel, f.appToken(tenantB, "User.Read.All", "AuditLog.Read.All"))
 	if r.status != 403 || r.errCode(t) != "Authentication_RequestFromNonPremiumTenantOrB2CTenant" ||
@@ -714,8 +721,22 @@ func TestAppsAndConsent(t *testing.T) {
 	if r := f.do(http.MethodPost, "/v1.0/servicePrincipals", ctok, map[string]any{"appId": appID}); r.status != 409 {
 		t.Errorf("duplicate SP: %d", r.status)
 	}
-	r = f.do(http.MethodPost, "/v1.0/servicePrincipals/"+graphSP[0]["id"].(string)+"/appRoleAssignedTo", ctok, map[string]any{
-		"principalId": spID, "resourceId": graphSP[0]["id"], "appRoleId": "b633e1c5-b582-4048-a93e-9f11b44c7e96"})
+	// Granting a Microsoft Graph app role needs Privileged Role Administrator (or Global
+	// Administrator) besides the scopes: Cloud Application Administrator is not enough.
+	assign := map[string]any{"principalId": spID, "resourceId": graphSP[0]["id"], "appRoleId": "b633e1c5-b582-4048-a93e-9f11b44c7e96"}
+	for name, wids := range map[string][]string{"no role": nil, "Cloud Application Administrator": {scenario.RoleCloudApplicationAdmin},
+		"Application Administrator + Global Reader": {scenario.RoleApplicationAdmin, scenario.RoleGlobalReader}} {
+		tok := f.userToken(tenantB, "Application.ReadWrite.All AppRoleAssignment.ReadWrite.All", wids...)
+		if r := f.do(http.MethodPost, "/v1.0/servicePrincipals/"+graphSP[0]["id"].(string)+"/appRoleAssignedTo", tok, assign); r.status != 403 || !strings.Contains(string(r.body), "Authorization_RequestDenied") {
+			t.Errorf("appRoleAssignedTo as %s: %d %s, want 403 Authorization_RequestDenied", name, r.status, r.body)
+		}
+	}
+	if r := f.do(http.MethodPost, "/v1.0/servicePrincipals/"+graphSP[0]["id"].(string)+"/appRoleAssignedTo",
+		f.userToken(tenantB, "AppRoleAssignment.ReadWrite.All", scenario.RolePrivilegedRoleAdmin), assign); r.status != 403 {
+		t.Errorf("appRoleAssignedTo without Application.Read.All: %d, want 403", r.status)
+	}
+	ctok = f.userToken(tenantB, "Application.Read.All AppRoleAssignment.ReadWrite.All", scenario.RolePrivilegedRoleAdmin)
+	r = f.do(http.MethodPost, "/v1.0/servicePrincipals/"+graphSP[0]["id"].(string)+"/appRoleAssignedTo", ctok, assign)
 	if r.status != 201 || r.json(t)["principalId"] != spID {
 		t.Fatalf("appRoleAssignedTo: %d %s", r.status, r.body)
 	}

@@ -115,10 +115,10 @@ func (f *fixture) appToken(tenant string, roles ...string) string {
 }
 
 // userToken mints a delegated token for the partner's service account.
-func (f *fixture) userToken(tenant, scopes string) string {
+func (f *fixture) userToken(tenant, scopes string, wids ...string) string {
 	f.t.Helper()
 	tok, err := f.issuer.Sign(token.Claims{TenantID: tenant, ObjectID: svcUserID, AppID: testAppID, Scope: scopes, UPN: svcUserUPN,
-		AMR: []string{"pwd", "mfa"}, RegisteredClaims: jwt.RegisteredClaims{Audience: jwt.ClaimStrings{scenario.GraphAppID}}}, time.Hour)
+		AMR: []string{"pwd", "mfa"}, Wids: wids, RegisteredClaims: jwt.RegisteredClaims{Audience: jwt.ClaimStrings{scenario.GraphAppID}}}, time.Hour)
 	if err != nil {
 		f.t.Fatal(err)
 	}

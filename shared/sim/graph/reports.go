@@ -321,7 +321,7 @@ func registrationGetter(u *scenario.User) getter {
 // registrationGate: AuditLog.Read.All, and (as for every Entra ID sign-in and registration report)
 // an Entra ID P1/P2 tenant.
 func (c *call) registrationGate() *gerr {
-	if e := c.require(permAuditLog); e != nil {
+	if e := c.requireAuditLog(); e != nil {
 		return e
 	}
 	if !c.ten.premium {

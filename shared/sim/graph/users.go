@@ -219,7 +219,7 @@ func (c *call) signInActivityGate(sel selection, filter string) *gerr {
 	if !userEntity.has(sel, "signInActivity") && !strings.Contains(strings.ToLower(filter), "signinactivity") {
 		return nil
 	}
-	if e := c.require(permAuditLog); e != nil {
+	if e := c.requireAuditLog(); e != nil {
 		return e
 	}
 	if !c.ten.premium {

@@ -546,6 +546,7 @@ var roleNames = map[string]string{
 	scenario.RoleDirectoryReaders:      "Directory Readers",
 	scenario.RoleReportsReader:         "Reports Reader",
 	scenario.RoleGlobalAdmin:           "Global Administrator",
+	scenario.RolePrivilegedRoleAdmin:   "Privileged Role Administrator",
 }
 
 func roleName(id string) string {
@@ -555,39 +556,56 @@ func roleName(id string) string {
 	return id
 }
 
-// consentRoles are the GDAP roles that let a partner consent for a customer; Global
-// Administrator includes them.
+// consentRoles are the GDAP roles that let a partner consent for a customer through the control
+// panel vendor API: Application Administrator, Cloud Application Administrator or Global
+// Administrator (Partner Center GDAP FAQ and "Control panel vendor APIs",
+// https://learn.microsoft.com/partner-center/developer/control-panel-vendor-apis; the role list is
+// the and the docs' FAQ wording, which the search tool did not return verbatim: unverified).
 var consentRoles = []string{scenario.RoleApplicationAdmin, scenario.RoleCloudApplicationAdmin, scenario.RoleGlobalAdmin}
 
-// checkConsentRights requires an active GDAP relationship granting a consent role.
-func (s *Service) checkConsentRights(t *scenario.Tenant) *pcError {
-	now := s.opts.Issuer.Now()
-	var held, inactive []string
-	seen := map[string]bool{}
-	for _, rel := range t.GDAP {
-		st := strings.ToLower(rel.Status)
-		active := (st == "active" || st == "expiring") && (rel.EndDateTime.IsZero() || rel.EndDateTime.After(now))
-		if !active {
-			inactive = append(inactive, fmt.Sprintf("%q is %s", rel.DisplayName, rel.Status))
-			continue
-		}
-		for _, r := range rel.Roles {
-			for _, want := range consentRoles {
-				if strings.EqualFold(r, want) {
-					return nil
-				}
-			}
-			if n := roleName(r); !seen[n] {
-				seen[n] = true
-				held = append(held, n)
+// callerRoles are the directory roles the signed-in partner user holds in t: those of the active
+// relationships' access assignments, when the user is in their security group. A role in a
+// relationship that no access assignment gives the user's group is not held
+// (https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment).
+func (s *Service) callerRoles(c *token.Claims, t *scenario.Tenant, now time.Time) (roles []string, agent bool) {
+	if c != nil {
+		for _, u := range s.opts.Directory.World().Partner().Users {
+			if strings.EqualFold(u.ID, c.ObjectID) && u.GDAPAgent {
+				return t.AgentRoles(now), true
 			}
 		}
 	}
-	fix := fmt.Sprintf("Add Application Administrator (%s) or Cloud Application Administrator (%s) to an active GDAP relationship with %s and assign it to the security group of the signing-in admin agent, then retry; or send the customer's admin the admin-consent link instead.",
+	return nil, false
+}
+
+// checkConsentRights requires a consent role through an active GDAP access assignment.
+func (s *Service) checkConsentRights(c *token.Claims, t *scenario.Tenant) *pcError {
+	now := s.opts.Issuer.Now()
+	roles, agent := s.callerRoles(c, t, now)
+	for _, r := range roles {
+		for _, want := range consentRoles {
+			if strings.EqualFold(r, want) {
+				return nil
+			}
+		}
+	}
+	var held, inactive []string
+	for _, r := range roles {
+		held = append(held, roleName(r))
+	}
+	for _, rel := range t.GDAP {
+		if !rel.Active(now) {
+			inactive = append(inactive, fmt.Sprintf("%q is %s", rel.DisplayName, rel.Status))
+		}
+	}
+	fix := fmt.Sprintf("Add Application Administrator (%s) or Cloud Application Administrator (%s) to the access assignment of an active GDAP relationship with %s for the security group of the signing-in admin agent, then retry; or send the customer's admin the admin-consent link instead.",
 		scenario.RoleApplicationAdmin, scenario.RoleCloudApplicationAdmin, t.DisplayName)
 	switch {
+	case !agent:
+		return errf(403, codeRoleInsufficient, "The supplied role does not have the rights to perform the requested operation. The signed-in user is not in a security group that a GDAP access assignment with customer %s (%s) names. %s",
+			t.DisplayName, strings.ToLower(t.ID), fix)
 	case len(held) > 0:
-		return errf(403, codeRoleInsufficient, "The supplied role does not have the rights to perform the requested operation. Consent in customer %s (%s) needs Application Administrator or Cloud Application Administrator through GDAP; the active relationships grant only %s. %s",
+		return errf(403, codeRoleInsufficient, "The supplied role does not have the rights to perform the requested operation. Consent in customer %s (%s) needs Application Administrator or Cloud Application Administrator through GDAP; the active access assignments grant only %s. %s",
 			t.DisplayName, strings.ToLower(t.ID), strings.Join(held, ", "), fix)
 	case len(inactive) > 0:
 		return errf(403, codeRoleInsufficient, "The supplied role does not have the rights to perform the requested operation. Customer %s (%s) has no active GDAP relationship (%s), so the partner holds no Application Administrator or Cloud Application Administrator role there. %s",
@@ -646,13 +664,24 @@ func (s *Service) createConsent(req *request) (any, int, *pcError) {
 	if app.SignInAudience == "AzureADMyOrg" {
 		return nil, 0, errf(400, codeInvalidInput, "Invalid request input: application %s (%s) is single-tenant; set its supported account types to multiple organizations (AzureADMultipleOrgs) before consenting for customers.", app.DisplayName, app.AppID)
 	}
-	if perr := s.checkConsentRights(t); perr != nil {
+	if perr := s.checkConsentRights(req.claims, t); perr != nil {
 		return nil, 0, perr
 	}
 	if _, exists := s.opts.Directory.ServicePrincipal(t.ID, app.AppID); exists {
 		return nil, 0, errf(409, codeConflict, alreadyExists)
 	}
-	if _, existed, err := s.opts.Directory.Grant(t.ID, app.AppID, "cpv"); err != nil {
+	var scopes []string
+	for _, g := range c.ApplicationGrants {
+		if strings.EqualFold(g.EnterpriseApplicationID, scenario.GraphAppID) {
+			for _, sc := range strings.Split(g.Scope, ",") {
+				if sc = strings.TrimSpace(sc); sc != "" {
+					scopes = append(scopes, sc)
+				}
+			}
+		}
+	}
+	// Delegated scopes only, never app roles: see directory.GrantDelegated for the sources.
+	if _, existed, err := s.opts.Directory.GrantDelegated(t.ID, app.AppID, scopes); err != nil {
 		return nil, 0, errf(404, codeNotFound, "Application %s was not found in partner tenant %s.", c.ApplicationID, s.partnerTenant())
 	} else if existed { // a concurrent consent won the race
 		return nil, 0, errf(409, codeConflict, alreadyExists)
@@ -675,7 +704,7 @@ func (s *Service) deleteConsent(req *request) (any, int, *pcError) {
 	if _, err := uuid.Parse(req.appID); err != nil {
 		return nil, 0, errf(400, codeInvalidInput, "Invalid request input: application id %q is not a GUID.", req.appID)
 	}
-	if perr := s.checkConsentRights(t); perr != nil {
+	if perr := s.checkConsentRights(req.claims, t); perr != nil {
 		return nil, 0, perr
 	}
 	app := strings.ToLower(req.appID)

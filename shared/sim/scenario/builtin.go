@@ -46,6 +46,7 @@ const (
 	DemoBlueYonderAirlines = "fcfb52db-02ba-4710-becf-27beb3aa8a6f"
 	DemoCohoWinery         = "cff047cb-0daf-47fc-81fa-f00ac6767ecb"
 	DemoFourthCoffee       = "c3b41314-170b-41b7-bba4-809948087e90"
+	DemoConsolidated       = "5b1d6a3e-2f4c-4d8e-9a7b-3c6e1f0d2a91"
 )
 
 // SyncGraphPermissions are the Graph application permissions tenantsync needs; the demo app
@@ -64,8 +65,8 @@ func demoPartner() PartnerSpec {
 		DisplayName: "Contoso MSP",
 		Domain:      DemoPartnerDomain,
 		Users: []PartnerUserSpec{
-			{ID: DemoServiceAccountID, UPN: DemoServiceAccountUPN, DisplayName: "tenantsync service account", MFA: true},
-			{ID: DemoAdminID, UPN: DemoAdminUPN, DisplayName: "MSP Administrator", MFA: true, Groups: []string{DemoAdminGroupID, DemoTechniciansGroupID}},
+			{ID: DemoServiceAccountID, UPN: DemoServiceAccountUPN, DisplayName: "tenantsync service account", MFA: true, GDAPAgent: true},
+			{ID: DemoAdminID, UPN: DemoAdminUPN, DisplayName: "MSP Administrator", MFA: true, Groups: []string{DemoAdminGroupID, DemoTechniciansGroupID}, GDAPAgent: true},
 			{ID: DemoNoMFAID, UPN: DemoNoMFAUPN, DisplayName: "Technician without MFA", MFA: false, Groups: []string{DemoTechniciansGroupID}},
 			{ID: DemoBlockedID, UPN: DemoBlockedUPN, DisplayName: "Technician blocked by Conditional Access", MFA: true, SignInError: "53003"},
 		},
@@ -101,7 +102,8 @@ func fullGDAP() []RelationshipSpec {
 //	                     every 3rd Graph request 429 (so the MFA fallback's $batch items are throttled)
 //	Northwind Traders    no Intune: managed devices answer 403
 //	Tailspin Toys        report concealment on
-//	Woodgrove Bank       not consented; GDAP includes Application Administrator: Partner Center consent works
+//	Woodgrove Bank       not consented; GDAP adds Privileged Role Administrator: Partner Center consent
+//	                     plus app roles assigned through GDAP (cpv+roles) works
 //	Adventure Works      not consented; GDAP Global Reader only: needs the emailed admin-consent link
 //	Litware              throttled: every 3rd Graph request 429, Retry-After 0.5
 //	Proseware            every 4th Graph request 503, Retry-After 1, 20 ms latency
@@ -111,6 +113,10 @@ func fullGDAP() []RelationshipSpec {
 //	Coho Winery          CSP only (no GDAP); every delta token expired; Exchange Online Plan 1 only, so no
 //	                     Entra ID premium: security defaults on
 //	Fourth Coffee        token requests fail with AADSTS65001 (consent missing for the permissions)
+//	Consolidated Messenger not consented; GDAP Cloud Application Administrator + Global Reader (+ User
+//	                     and License Administrator) but no Privileged Role Administrator: Partner Center
+//	                     consent works, Graph app roles cannot be granted through GDAP
+
 func DemoFile(now time.Time) File {
 	healthy := func(id, name, domain string, users, groups, devices int, skus ...SkuSpec) TenantSpec {
 		return TenantSpec{
@@ -145,6 +151,8 @@ func DemoFile(now time.Time) File {
 			sku("EXCHANGESTANDARD", 10, 1)),
 		healthy(DemoFourthCoffee, "Fourth Coffee", "fourthcoffee.onmicrosoft.com", 15, 3, 6,
 			sku("SPB", 15, 1)),
+		healthy(DemoConsolidated, "Consolidated Messenger", "consolidatedmessenger.onmicrosoft.com", 12, 3, 5,
+			sku("SPB", 12, 1)),
 	}
 	byID := map[string]*TenantSpec{}
 	for i := range tenants {
@@ -169,7 +177,7 @@ func DemoFile(now time.Time) File {
 
 	t = byID[DemoWoodgroveBank]
 	t.Consented = false
-	t.GDAP[0].Roles = append(t.GDAP[0].Roles, RoleApplicationAdmin)
+	t.GDAP[0].Roles = append(t.GDAP[0].Roles, RolePrivilegedRoleAdmin)
 
 	t = byID[DemoAdventureWorks]
 	t.Consented = false
@@ -197,6 +205,8 @@ func DemoFile(now time.Time) File {
 	t.Faults = &Faults{ExpireDeltaTokens: true}
 
 	byID[DemoFourthCoffee].Faults = &Faults{TokenError: "65001"}
+
+	byID[DemoConsolidated].Consented = false
 
 	return File{
 		Name:    "demo",

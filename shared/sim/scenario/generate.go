@@ -41,7 +41,7 @@ func (w *world) explicitTenant(i int, s *TenantSpec) (*Tenant, tenantInfo) {
 	t := &Tenant{
 		Index: i, ID: s.ID, DisplayName: s.DisplayName,
 		InitialDomain: s.Domain, DefaultDomain: s.Domain,
-		CSP: s.CSP, Consented: s.Consented, Premium: s.Premium, Intune: s.Intune,
+		CSP: s.CSP, Consented: s.Consented, GrantedRoles: s.GrantedRoles, Premium: s.Premium, Intune: s.Intune,
 		ConcealReports: s.ConcealReports, Deleted: s.Deleted, SecurityDefaults: s.SecurityDefaults,
 		ReportUnknownEvery: s.ReportUnknownEvery, ReportRedactedEvery: s.ReportRedactedEvery,
 		Faults: w.file.Faults,
@@ -169,10 +169,14 @@ func (w *world) relationship(t *Tenant, ti *tenantInfo, j int, s RelationshipSpe
 		ID:                 s.ID,
 		Status:             s.Status,
 		Roles:              append([]string(nil), s.Roles...),
+		AssignedRoles:      append([]string(nil), s.Roles...),
 		EndDateTime:        w.now.Add(time.Duration(s.EndInDays) * day).Truncate(time.Second),
 		Duration:           "P730D",
 		AutoExtendDuration: "PT0S",
 		SecurityGroupID:    guidFrom(w.seed, tagSecurityGroup, hashString(strings.ToLower(w.file.Partner.TenantID))),
+	}
+	if s.AssignedRoles != nil {
+		rel.AssignedRoles = append([]string(nil), s.AssignedRoles...)
 	}
 	if rel.ID == "" {
 		// Graph's relationship ids are two GUIDs joined by a hyphen, the second the customer's tenant id.

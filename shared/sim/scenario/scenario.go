@@ -27,6 +27,10 @@ const (
 	RoleDirectoryReaders      = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
 	RoleReportsReader         = "4a5d8f65-41da-4de4-8968-e035b65339cf"
 	RoleGlobalAdmin           = "62e90394-69f5-4237-9190-012177145e10"
+	// RolePrivilegedRoleAdmin can grant Microsoft Graph app roles (application permissions);
+	// Application and Cloud Application Administrator cannot ("Grant tenant-wide admin consent",
+	// https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent).
+	RolePrivilegedRoleAdmin = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 )
 
 // File is the scenario file format (JSON).
@@ -63,6 +67,12 @@ type PartnerUserSpec struct {
 	// Groups are the object ids of the partner-tenant groups the user belongs to; sign-in id
 	// tokens carry them in "groups" (more than 200 become the groups overage claim).
 	Groups []string `json:"groups,omitempty"`
+	// GDAPAgent: the user is a member of the partner security group every GDAP access
+	// assignment of the scenario names, so in a customer tenant the user holds the roles of the
+	// active relationships' access assignments (delegatedAdminAccessAssignment: "once it's active,
+	// the members of the access container get access to the roles specified in the access
+	// details", https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment).
+	GDAPAgent bool `json:"gdapAgent,omitempty"`
 }
 
 // AppSpec pre-registers tenantsync's multi-tenant app in the partner tenant (tests and the demo;
@@ -103,10 +113,13 @@ type TenantSpec struct {
 	// CSP: the tenant is a Partner Center customer of the partner.
 	CSP bool `json:"csp"`
 	// Consented: tenantsync's app already has a service principal (consent granted) here.
-	Consented      bool `json:"consented"`
-	Premium        bool `json:"premium"` // Entra ID P1/P2: signInActivity works
-	Intune         bool `json:"intune"`  // managed devices readable
-	ConcealReports bool `json:"concealReports"`
+	Consented bool `json:"consented"`
+	// GrantedRoles, when set on a consented tenant, are the Graph app roles its service principal
+	// holds (a consent given long ago, before the app asked for more); nil: every role the app asks for.
+	GrantedRoles   []string `json:"grantedRoles,omitempty"`
+	Premium        bool     `json:"premium"` // Entra ID P1/P2: signInActivity works
+	Intune         bool     `json:"intune"`  // managed devices readable
+	ConcealReports bool     `json:"concealReports"`
 	// SecurityDefaults: the Entra ID security defaults policy is on (MFA registration required of
 	// every user). Tenants without P1/P2 protect users with it or with per-user MFA.
 	SecurityDefaults bool `json:"securityDefaults,omitempty"`
@@ -136,6 +149,10 @@ type RelationshipSpec struct {
 	Roles      []string `json:"roles"`     // role definition ids
 	EndInDays  int      `json:"endInDays"` // relative to scenario time; negative: already ended
 	AutoExtend bool     `json:"autoExtend"`
+	// AssignedRoles are the roles of the relationship's access assignment (the security group's
+	// roles); nil means every role of the relationship. A role in the relationship but not in
+	// the access assignment is held by nobody.
+	AssignedRoles []string `json:"assignedRoles,omitempty"`
 }
 
 // Faults inject failure modes.

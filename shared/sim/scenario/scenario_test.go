@@ -322,7 +322,7 @@ func TestDemoScenario(t *testing.T) {
 		}
 	}
 
-	if n := w.TenantCount(); n != 13 {
+	if n := w.TenantCount(); n != 14 {
 		t.Fatalf("demo has %d tenants", n)
 	}
 	get := func(id string) *Tenant {

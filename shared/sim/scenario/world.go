@@ -1,6 +1,10 @@
 package scenario
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // World is a loaded scenario: the explicit and generated tenants, produced lazily, plus the
 // mutations applied by Step. Safe for concurrent use.
@@ -17,6 +21,7 @@ type Tenant struct {
 	DefaultDomain  string // the custom domain if any, else the initial domain
 	CSP            bool
 	Consented      bool // initial consent state from the scenario (live state is in package directory)
+	GrantedRoles   []string
 	Premium        bool
 	Intune         bool
 	ConcealReports bool
@@ -47,6 +52,33 @@ type Relationship struct {
 	Duration           string // e.g. "P730D"
 	// SecurityGroupID is the partner security group of the access assignment.
 	SecurityGroupID string
+	// AssignedRoles are the access assignment's roles (a subset of Roles).
+	AssignedRoles []string
+}
+
+// Active reports whether the relationship grants access at now (active, or expiring, before its end).
+func (r Relationship) Active(now time.Time) bool {
+	st := strings.ToLower(r.Status)
+	return (st == "active" || st == "expiring") && (r.EndDateTime.IsZero() || r.EndDateTime.After(now))
+}
+
+// AgentRoles are the directory roles a GDAP agent (a member of the access assignments' security
+// group) holds in this tenant at now: the roles of the access assignments of active relationships,
+// not the relationships' role lists ("delegatedAdminAccessAssignment",
+// https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment).
+func (t *Tenant) AgentRoles(now time.Time) []string {
+	var out []string
+	for _, r := range t.GDAP {
+		if !r.Active(now) {
+			continue
+		}
+		for _, id := range r.AssignedRoles {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 // Sku is a subscribed SKU; Consumed is derived from the current user assignments.

@@ -40,7 +40,10 @@ type Claims struct {
 	Version  string   `json:"ver,omitempty"`
 	// Groups, or instead the groups overage claim (_claim_names/_claim_sources) when a user
 	// has more groups than a JWT may carry.
-	Groups       []string          `json:"groups,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// Wids are the directory role template ids the user holds in the token's tenant ("wids" in
+	// the access token claims reference, https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+	Wids         []string          `json:"wids,omitempty"`
 	ClaimNames   map[string]string `json:"_claim_names,omitempty"`
 	ClaimSources map[string]any    `json:"_claim_sources,omitempty"`
 	jwt.RegisteredClaims
@@ -54,6 +57,11 @@ func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, rol
 
 // HasScope reports whether the token carries a delegated scope.
 func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scopes(), scope) }
+
+// HasWid reports whether the token's user holds directory role id in the token's tenant.
+func (c *Claims) HasWid(id string) bool {
+	return slices.ContainsFunc(c.Wids, func(w string) bool { return strings.EqualFold(w, id) })
+}
 
 // IsApp reports whether this is an app-only token.
 func (c *Claims) IsApp() bool { return c.IDType == "app" }

@@ -1,0 +1,47 @@
+package appperms
+
+import (
+	"strings"
+	"testing"
+)
+
+// Least privilege: every application permission a customer tenant grants is a read permission.
+func TestCustomerPermissionsAreReadOnly(t *testing.T) {
+	if len(Customer()) == 0 {
+		t.Fatal("no customer permissions")
+	}
+	for _, p := range Customer() {
+		if !strings.Contains(p.Value, ".Read.") && !strings.HasSuffix(p.Value, ".Read") {
+			t.Errorf("customer-facing permission %s is not a read permission", p.Value)
+		}
+		if partnerOnly[p.Value] {
+			t.Errorf("partner-only permission %s requested in customer tenants", p.Value)
+		}
+	}
+	for v := range partnerOnly {
+		found := false
+		for _, p := range Graph {
+			found = found || p.Value == v
+		}
+		if !found {
+			t.Errorf("partner-only %s is not declared in Graph", v)
+		}
+	}
+}
+
+func TestMissing(t *testing.T) {
+	all := make([]string, 0, len(Customer()))
+	for _, p := range Customer() {
+		all = append(all, p.Value)
+	}
+	if m := Missing(all); len(m) != 0 {
+		t.Errorf("missing %v with every role held", m)
+	}
+	m := Missing(all[1:])
+	if len(m) != 1 || m[0].Value != all[0] {
+		t.Errorf("missing %v, want [%s]", m, all[0])
+	}
+	if m := Missing(nil); len(m) != len(Customer()) {
+		t.Errorf("no roles: missing %d, want %d", len(m), len(Customer()))
+	}
+}
