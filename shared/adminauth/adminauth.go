@@ -90,6 +90,9 @@ func decode(r *http.Request) (principal, bool, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return p, true, ErrBadPrincipal
 	}
+	// The name: the claim name_typ names, else App Service's NAME header (usually the UPN), else
+	// a display name, else the object id.
+	var display string
 	for _, c := range raw.Claims {
 		switch {
 		// App Service maps some JWT claim names to long URIs ("Work with user identities in Azure
@@ -106,9 +109,13 @@ func decode(r *http.Request) (principal, bool, error) {
 				_, has := names["groups"]
 				p.overage = p.overage || has
 			}
-		case c.Type == raw.NameType || c.Type == "name" || c.Type == "preferred_username":
+		case c.Type == raw.NameType && raw.NameType != "":
 			if p.name == "" {
 				p.name = c.Value
+			}
+		case c.Type == "name" || c.Type == "preferred_username":
+			if display == "" {
+				display = c.Value
 			}
 		}
 	}
@@ -117,6 +124,9 @@ func decode(r *http.Request) (principal, bool, error) {
 	}
 	if p.name == "" {
 		p.name = r.Header.Get("X-MS-CLIENT-PRINCIPAL-NAME")
+	}
+	if p.name == "" {
+		p.name = display
 	}
 	if p.name == "" {
 		p.name = p.id // the object id, from the claims or App Service's ID header

@@ -118,3 +118,32 @@ func TestCallerInContext(t *testing.T) {
 		t.Errorf("stored caller: %+v", c)
 	}
 }
+
+// Who a principal is: the claim name_typ names, else App Service's NAME header (usually the UPN),
+// else a display name, else the object id; the id from the object id claim (short or long form).
+func TestPrincipalNameAndID(t *testing.T) {
+	pol := Policy{AppServiceAuth: true, AdminGroupID: group}
+	enc := func(nameTyp string, claims ...map[string]string) string {
+		b, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": nameTyp, "claims": append(claims, groups(group)...)})
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	const upnURI = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+	oid := map[string]string{"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "A1B2"}
+	display := map[string]string{"typ": "name", "val": "MSP Administrator"}
+	for _, c := range []struct {
+		name   string
+		header []string
+		want   string
+		wantID string
+	}{
+		{"name_typ claim wins", []string{"X-MS-CLIENT-PRINCIPAL", enc(upnURI, display, oid, map[string]string{"typ": upnURI, "val": "admin@msp"}), "X-MS-CLIENT-PRINCIPAL-NAME", "header@msp"}, "admin@msp", "a1b2"},
+		{"then the NAME header", []string{"X-MS-CLIENT-PRINCIPAL", enc(upnURI, display, oid), "X-MS-CLIENT-PRINCIPAL-NAME", "header@msp"}, "header@msp", "a1b2"},
+		{"then the display name", []string{"X-MS-CLIENT-PRINCIPAL", enc(upnURI, display, oid)}, "MSP Administrator", "a1b2"},
+		{"then the object id", []string{"X-MS-CLIENT-PRINCIPAL", enc(upnURI), "X-MS-CLIENT-PRINCIPAL-ID", "C3D4"}, "c3d4", "c3d4"},
+	} {
+		got, err := check(pol, c.header...)
+		if err != nil || got.Name != c.want || got.ID != c.wantID || !got.SignedIn {
+			t.Errorf("%s: %+v, %v; want name %q id %q", c.name, got, err, c.want, c.wantID)
+		}
+	}
+}

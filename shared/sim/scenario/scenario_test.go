@@ -364,8 +364,8 @@ func TestDemoScenario(t *testing.T) {
 	if tt := get(DemoTailspinToys); !tt.ConcealReports || !tt.Consented {
 		t.Error("Tailspin Toys should conceal reports")
 	}
-	if wb := get(DemoWoodgroveBank); wb.Consented || wb.GDAP[0].Status != "active" || !hasRole(wb, RoleApplicationAdmin) {
-		t.Error("Woodgrove Bank should be unconsented with Application Administrator")
+	if wb := get(DemoWoodgroveBank); wb.Consented || wb.GDAP[0].Status != "active" || !hasRole(wb, RoleCloudApplicationAdmin) || !hasRole(wb, RolePrivilegedRoleAdmin) {
+		t.Error("Woodgrove Bank should be unconsented with Cloud Application Administrator and Privileged Role Administrator (the cpv+roles path)")
 	}
 	if aw := get(DemoAdventureWorks); aw.Consented || aw.GDAP[0].Status != "active" || !reflect.DeepEqual(aw.GDAP[0].Roles, []string{RoleGlobalReader}) {
 		t.Error("Adventure Works should be unconsented with Global Reader only")
