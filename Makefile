@@ -72,7 +72,7 @@ test: deps local.settings.json chromium
 # (1,000) tenants of BENCH_CONSOLE_USERS (200) users.
 BENCH_TENANTS ?= 25
 bench: deps
-	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/bench ./shared/store ./shared/sim/scenario
+	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/localdev/bench ./shared/store ./shared/localdev/sim/scenario
 
 vet:
 	$(GO) vet ./...

@@ -10,13 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,59 +31,15 @@ import (
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
-	"github.com/tenantsync/tenantsync/shared/queue"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/store"
-	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
 const consentTestAdminGroup = "0c7a1f5e-3b2d-4c6e-8f9a-7d1e2c3b4a50"
-
-type consentLogBuffer struct {
-	mu gosync.Mutex
-	b  strings.Builder
-}
-
-func (l *consentLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *consentLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type consentMemQueue struct {
-	mu   gosync.Mutex
-	msgs []queue.Message
-}
-
-func (q *consentMemQueue) Send(_ context.Context, m []queue.Message) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, m...)
-	return nil
-}
-func (q *consentMemQueue) Close(context.Context) error { return nil }
-
-func (q *consentMemQueue) tenants() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []string
-	for _, m := range q.msgs {
-		var r domain.SyncRequest
-		_ = json.Unmarshal(m.Body, &r)
-		out = append(out, r.TenantID)
-	}
-	return out
-}
 
 type consentHandlerEnv struct {
 	t       *testing.T
@@ -90,14 +48,14 @@ type consentHandlerEnv struct {
 	ep      cloud.Endpoints
 	azConn  string
 	store   *store.Store
-	queue   *consentMemQueue
-	opQueue *consentMemQueue // the operations queue
-	logs    *consentLogBuffer
+	queue   *testkit.Queue
+	opQueue *testkit.Queue // the operations queue
+	logs    *testkit.LogBuffer
 	opts    consent.Options
 	deps    Deps
 	mux     http.Handler
 	secrets []string // tokens issued during the test
-	smu     gosync.Mutex
+	smu     sync.Mutex
 	answers []string
 }
 
@@ -117,9 +75,9 @@ func newConsentHandlerEnv(t *testing.T, o consentHandlerOptions) *consentHandler
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: conn, store: st, queue: &consentMemQueue{}, opQueue: &consentMemQueue{}, logs: &consentLogBuffer{}}
+	e := &consentHandlerEnv{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, azConn: conn, store: st, queue: &testkit.Queue{}, opQueue: &testkit.Queue{}, logs: &testkit.LogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	creds := &sync.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}
+	creds := &identity.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}
 	hc, err := e.ep.HTTPClient()
 	if err != nil {
 		t.Fatal(err)
@@ -176,10 +134,8 @@ func (e *consentHandlerEnv) operate(method, path, body string) operation.Operati
 		started.StatusURL != "/api/operations/"+started.ID || rec.Header().Get("Location") != started.StatusURL {
 		e.t.Fatalf("%s %s: %d %s (Location %q)", method, path, rec.Code, rec.Body, rec.Header().Get("Location"))
 	}
-	e.opQueue.mu.Lock()
-	msgs := e.opQueue.msgs
-	e.opQueue.msgs = nil
-	e.opQueue.mu.Unlock()
+	msgs := e.opQueue.Messages()
+	e.opQueue.Reset()
 	if len(msgs) != 1 || msgs[0].ID != started.ID {
 		e.t.Fatalf("operations queue holds %d messages, want the one for %s", len(msgs), started.ID)
 	}
@@ -431,7 +387,7 @@ func TestConsentLinkAndCallbackHandlers(t *testing.T) {
 	if c := e.tenant(scenario.DemoAdventureWorks).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodLink {
 		t.Errorf("consent %+v after the callback", c)
 	}
-	if q := e.queue.tenants(); len(q) != 1 || q[0] != scenario.DemoAdventureWorks {
+	if q := e.queue.Tenants(t); len(q) != 1 || q[0] != scenario.DemoAdventureWorks {
 		t.Errorf("queued %v, want Adventure Works' first sync", q)
 	}
 
@@ -585,8 +541,12 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	// the answer carries the summary.
 	op := e.operate("POST", "/api/discovery", "")
 	var ans struct {
-		Found   int
+		Found   int              `json:"found"`
 		Consent *consent.Summary `json:"consent"`
+	}
+	// The report is camelCase like the rest of the API (json.Unmarshal alone would accept "Found").
+	if !strings.Contains(string(op.Result), `"found":14`) {
+		t.Errorf("discovery report is not camelCase: %s", op.Result)
 	}
 	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 14 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
 		t.Fatalf("discovery operation %+v: %s", op, op.Result)
@@ -617,7 +577,7 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 			t.Errorf("body %q: %d %s", bad, rec.Code, rec.Body)
 		}
 	}
-	if n := len(e.opQueue.msgs); n != 0 {
+	if n := len(e.opQueue.Messages()); n != 0 {
 		t.Errorf("refused requests queued %d operations", n)
 	}
 	// Named tenants: Woodgrove is done already, Adventure Works needs the link.
@@ -643,7 +603,7 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	if rec := e.do("GET", "/api/operations/"+strings.Repeat("0", 8)+"-0000-0000-0000-000000000000", ""); rec.Code != http.StatusNotFound {
 		t.Errorf("unknown operation: %d %s", rec.Code, rec.Body)
 	}
-	if q := e.queue.tenants(); len(q) != 1 || q[0] != scenario.DemoWoodgroveBank {
+	if q := e.queue.Tenants(t); len(q) != 1 || q[0] != scenario.DemoWoodgroveBank {
 		t.Errorf("queued %v, want Woodgrove's first sync only", q)
 	}
 	// The timer runs the same automatic consent and logs its summary.

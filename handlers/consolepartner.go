@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/tenantsync/tenantsync/shared/console"
-	"github.com/tenantsync/tenantsync/shared/credwatch"
+	"github.com/tenantsync/tenantsync/shared/identity"
 )
 
 // consolePartner serves GET /partner (function ConsolePartner): the partner connection and the
@@ -18,7 +18,7 @@ func (d Deps) consolePartner(w http.ResponseWriter, r *http.Request, c console.C
 	}
 	p := console.PartnerPage{Connection: st, Now: d.Now()}
 	if d.Vault != nil {
-		if cs, err := credwatch.Check(r.Context(), d.AppAuth, d.Vault, d.Now()); err == nil {
+		if cs, err := identity.CheckExpiry(r.Context(), d.AppAuth, d.Vault, d.Now()); err == nil {
 			p.AppCredential = &cs
 		} else {
 			d.Log.Warn("checking the app credential's expiry failed", "error", err.Error())

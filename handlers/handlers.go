@@ -15,8 +15,8 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/credwatch"
 	"github.com/tenantsync/tenantsync/shared/discovery"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/operation"
 	"github.com/tenantsync/tenantsync/shared/partner"
@@ -24,14 +24,14 @@ import (
 	"github.com/tenantsync/tenantsync/shared/routefold"
 	"github.com/tenantsync/tenantsync/shared/store"
 	"github.com/tenantsync/tenantsync/shared/strictjson"
-	"github.com/tenantsync/tenantsync/shared/sync"
+	"github.com/tenantsync/tenantsync/shared/syncer"
 )
 
 // Deps are the handler's dependencies, built once per process in cmd/handler.
 type Deps struct {
 	Store     *store.Store
 	Queue     queue.Sender
-	Engine    *sync.Engine
+	Engine    *syncer.Engine
 	Discovery *discovery.Discoverer
 	Log       *slog.Logger
 	Now       func() time.Time
@@ -50,7 +50,7 @@ type Deps struct {
 	PublicBaseURL string
 	// AppAuth and Vault let the app watch its own credential's expiry.
 	AppAuth string
-	Vault   credwatch.Expirer
+	Vault   identity.Expirer
 	// ConsoleSettings: the console's sign-in rule and CSRF key.
 	ConsoleSettings ConsoleSettings
 	// Operations runs the long requests (discovery, Partner Center consent) from a queue.

@@ -3,7 +3,7 @@ package handlers
 import (
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/credwatch"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/store"
 
 	"bytes"
@@ -61,10 +61,10 @@ func (d Deps) partnerStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	out := struct {
 		store.PartnerConnection
-		AppCredential *credwatch.Status `json:"appCredential,omitempty"`
+		AppCredential *identity.ExpiryStatus `json:"appCredential,omitempty"`
 	}{PartnerConnection: st}
 	if d.Vault != nil {
-		cs, err := credwatch.Check(r.Context(), d.AppAuth, d.Vault, time.Now())
+		cs, err := identity.CheckExpiry(r.Context(), d.AppAuth, d.Vault, time.Now())
 		if err != nil {
 			d.Log.Warn("checking the app credential's expiry failed", "error", err.Error())
 		} else {

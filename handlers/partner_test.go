@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/tenantsync/tenantsync/shared/identity"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,39 +18,21 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/secrets"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 type partnerEnv struct {
 	sim     *sim.Server
@@ -59,7 +43,7 @@ type partnerEnv struct {
 	signer  *oauthstate.Signer
 	svc     *partner.Service
 	mux     http.Handler
-	logs    *lockedBuffer
+	logs    *testkit.LogBuffer
 	browser *http.Client
 }
 
@@ -83,7 +67,7 @@ func newPartnerEnvOn(tb testing.TB, tables string) *partnerEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(s.Close)
-	e := &partnerEnv{sim: s, ep: s.Endpoints(), logs: &lockedBuffer{}, tables: tables}
+	e := &partnerEnv{sim: s, ep: s.Endpoints(), logs: &testkit.LogBuffer{}, tables: tables}
 	if e.store, err = store.Open(config.Tables{ConnectionString: tables}, nil); err != nil {
 		tb.Fatal(err)
 	}
@@ -228,13 +212,13 @@ func TestPartnerConnectThroughHandlers(t *testing.T) {
 	}
 
 	// The keep-alive timer rotates the refresh token.
-	rt1, err := e.vault.Get(context.Background(), partner.RefreshTokenSecret)
+	rt1, err := e.vault.Get(context.Background(), identity.PartnerRefreshTokenSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	timer := `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`
 	r = keep(e.serve("POST", "/PartnerKeepAlive", nil, timer))
-	rt2, _ := e.vault.Get(context.Background(), partner.RefreshTokenSecret)
+	rt2, _ := e.vault.Get(context.Background(), identity.PartnerRefreshTokenSecret)
 	if r.Code != http.StatusOK || rt2 == rt1 || rt2 == "" {
 		t.Errorf("PartnerKeepAlive: %d %s (rotated: %v)", r.Code, r.Body.String(), rt2 != rt1)
 	}
@@ -335,7 +319,7 @@ func FuzzConnectCallback(f *testing.F) {
 		if st, err := e.svc.Status(ctx); err != nil || st.Connected {
 			t.Fatalf("partner connected (%v) after %q", err, raw)
 		}
-		if _, err := e.vault.Get(ctx, partner.RefreshTokenSecret); err == nil {
+		if _, err := e.vault.Get(ctx, identity.PartnerRefreshTokenSecret); err == nil {
 			t.Fatalf("a refresh token was stored after %q", raw)
 		}
 	})

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/credwatch"
 	"github.com/tenantsync/tenantsync/shared/discovery"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 )
 
@@ -58,7 +58,7 @@ func (d Deps) warnCredential(ctx context.Context) {
 	if d.Vault == nil {
 		return
 	}
-	cs, err := credwatch.Check(ctx, d.AppAuth, d.Vault, time.Now())
+	cs, err := identity.CheckExpiry(ctx, d.AppAuth, d.Vault, time.Now())
 	if err != nil {
 		invocation.Logger(ctx).Warn("checking the app credential's expiry failed", "error", err.Error())
 		return

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,8 +23,8 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -93,8 +94,8 @@ type inputsEnv struct {
 	ctx    context.Context
 	tenant string
 	store  *store.Store
-	queue  *consentMemQueue
-	logs   *consentLogBuffer
+	queue  *testkit.Queue
+	logs   *testkit.LogBuffer
 	mux    http.Handler
 }
 
@@ -126,7 +127,7 @@ func newInputsEnv(t *testing.T) *inputsEnv {
 	if _, err := w.Finish(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	e := &inputsEnv{t: t, ctx: ctx, tenant: id, store: st, queue: &consentMemQueue{}, logs: &consentLogBuffer{}}
+	e := &inputsEnv{t: t, ctx: ctx, tenant: id, store: st, queue: &testkit.Queue{}, logs: &testkit.LogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.mux = New(Deps{Store: st, Queue: e.queue, Log: log, Now: time.Now, PublicBaseURL: inputsPublic + "/"})
 	return e
@@ -348,7 +349,7 @@ func TestRoutesMatchCaseInsensitively(t *testing.T) {
 	if rec := e.do("POST", "/api/tenants/"+e.tenant+"/sync", `{"force":true}`); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "force") {
 		t.Errorf("sync now with an unknown key: %d %s", rec.Code, rec.Body)
 	}
-	if n := len(e.queue.tenants()); n != 2 {
+	if n := len(e.queue.Tenants(t)); n != 2 {
 		t.Errorf("%d sync messages queued, want 2", n)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/tenantsync/tenantsync/shared/invocation"
-	"github.com/tenantsync/tenantsync/shared/sync"
+	"github.com/tenantsync/tenantsync/shared/syncer"
 )
 
 // tenantSync is the Service Bus-triggered worker: one tenant per message.
@@ -17,7 +17,7 @@ func (d Deps) tenantSync(ctx context.Context, req *invocation.Request) (*invocat
 	engine.Log = invocation.Logger(ctx)
 	// An error abandons the message, so Service Bus redelivers it (and dead-letters a poison one
 	// after MaxDeliveryCount, with the reason in the logs); a skipped or finished run completes it.
-	res, err := engine.Handle(ctx, msg.Body, sync.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount})
+	res, err := engine.Handle(ctx, msg.Body, syncer.Delivery{MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount})
 	if err != nil {
 		return nil, err
 	}

@@ -27,12 +27,12 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/funchost"
+	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/funchost"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/operation"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 func main() {

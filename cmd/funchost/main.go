@@ -13,8 +13,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/tenantsync/tenantsync/shared/funchost"
-	"github.com/tenantsync/tenantsync/shared/funchost/sbqueue"
+	"github.com/tenantsync/tenantsync/shared/localdev/funchost"
+	"github.com/tenantsync/tenantsync/shared/localdev/funchost/sbqueue"
 )
 
 type settingFlags map[string]string

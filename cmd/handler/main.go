@@ -21,12 +21,11 @@ import (
 
 	"github.com/tenantsync/tenantsync/handlers"
 	"github.com/tenantsync/tenantsync/shared/approles"
-	"github.com/tenantsync/tenantsync/shared/azcred"
-	"github.com/tenantsync/tenantsync/shared/clientassert"
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/hostjson"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/logging"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/operation"
@@ -37,7 +36,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/queue/servicebus"
 	"github.com/tenantsync/tenantsync/shared/secrets"
 	"github.com/tenantsync/tenantsync/shared/store"
-	"github.com/tenantsync/tenantsync/shared/sync"
+	"github.com/tenantsync/tenantsync/shared/syncer"
 )
 
 func main() {
@@ -51,7 +50,7 @@ func main() {
 
 // appToken is an app-only token source for Partner Center in the partner tenant (customer listing
 // allows app-only; consent needs the delegated partner token from the connect flow).
-func appToken(creds sync.Credentials, tenantID, scope string) pcclient.TokenSource {
+func appToken(creds identity.Credentials, tenantID, scope string) pcclient.TokenSource {
 	return func(ctx context.Context) (string, error) {
 		cred, err := creds.For(tenantID)
 		if err != nil {
@@ -71,15 +70,15 @@ func run() error {
 	slog.SetDefault(log)
 
 	// Own resources (tables, Service Bus, Key Vault): the managed identity in Azure, the developer's
-	// credentials elsewhere (azcred.Resources). The federated client assertion is always the managed
+	// credentials elsewhere (identity.Resources). The federated client assertion is always the managed
 	// identity itself.
-	cred, err := azcred.Resources(cfg.AzureClientID, cfg.Cloud)
+	cred, err := identity.Resources(cfg.AzureClientID, cfg.Cloud)
 	if err != nil {
 		return fmt.Errorf("azure credential: %w", err)
 	}
-	var identity azcore.TokenCredential
+	var managed azcore.TokenCredential
 	if cfg.App.Auth == config.AuthFederated {
-		if identity, err = azcred.Managed(cfg.AzureClientID); err != nil {
+		if managed, err = identity.Managed(cfg.AzureClientID); err != nil {
 			return fmt.Errorf("managed identity: %w", err)
 		}
 	}
@@ -104,8 +103,8 @@ func run() error {
 		return err
 	}
 
-	creds := &sync.AppCredentials{Mode: cfg.App.Auth, ClientID: cfg.App.ClientID, Secret: cfg.App.ClientSecret,
-		Certificate: []byte(cfg.App.Certificate), Assertion: identity, Endpoints: cfg.Cloud}
+	creds := &identity.AppCredentials{Mode: cfg.App.Auth, ClientID: cfg.App.ClientID, Secret: cfg.App.ClientSecret,
+		Certificate: []byte(cfg.App.Certificate), Assertion: managed, Endpoints: cfg.Cloud}
 	pcHTTP, err := cfg.Cloud.HTTPClient()
 	if err != nil {
 		return err
@@ -119,12 +118,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var assertion clientassert.Func
+	var assertion identity.AssertionFunc
 	switch cfg.App.Auth {
 	case config.AuthFederated:
-		assertion = clientassert.Federated(identity)
+		assertion = identity.FederatedAssertion(managed)
 	case config.AuthCertificate:
-		if assertion, err = clientassert.Certificate([]byte(cfg.App.Certificate), cfg.App.ClientID, nil); err != nil {
+		if assertion, err = identity.CertificateAssertion([]byte(cfg.App.Certificate), cfg.App.ClientID, nil); err != nil {
 			return fmt.Errorf("%s: %w", config.SettingAppCertificate, err)
 		}
 	}
@@ -154,7 +153,7 @@ func run() error {
 		},
 		Operations: &operation.Service{Store: st, Queue: opSender, Log: log},
 		Store:      st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
-		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
+		Engine: &syncer.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
 			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
 				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
 			}}},

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
 )
 
 func main() {

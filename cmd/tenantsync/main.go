@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"io"
 	"os"
 	"os/signal"
@@ -85,9 +86,9 @@ func runRegister(ctx context.Context, args []string, getenv func(string) string,
 	str(&o.AppID, "app-id", "APP_CLIENT_ID", "",
 		"use the existing app registration with this application (client) id instead of finding it by name")
 	str(&o.Credential, "credential", "TENANTSYNC_CREDENTIAL", register.CredentialCertificate,
-		"certificate (self-signed, 1 year, stored in Key Vault as "+register.CertificateSecretName+"), federated\n"+
+		"certificate (self-signed, 1 year, stored in Key Vault as "+identity.CertificateSecretName+"), federated\n"+
 			"(trusts the deployed Function App's managed identity: nothing stored or expiring) or secret\n"+
-			"(client secret, 1 year, stored as "+register.ClientSecretName+"; expires silently: prefer certificate)")
+			"(client secret, 1 year, stored as "+identity.ClientSecretName+"; expires silently: prefer certificate)")
 	str(&o.FederatedSubject, "federated-identity", "TENANTSYNC_FEDERATED_IDENTITY", "",
 		"with --credential federated: the Function App managed identity's object id (deployment output managedIdentityPrincipalId)")
 	str(&o.Endpoints.AuthorityHost, "authority-host", "AZURE_AUTHORITY_HOST", cloud.Public().AuthorityHost,

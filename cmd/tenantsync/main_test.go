@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"regexp"
 	"strings"
 	"sync"
@@ -12,10 +13,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/register"
 	"github.com/tenantsync/tenantsync/shared/secrets"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 // deviceLogin is the command's stderr: when Microsoft's device code message appears, it does
@@ -131,7 +132,7 @@ func TestRegisterCommand(t *testing.T) {
 	if !strings.Contains(stderr.String(), "To sign in, use a web browser to open the page") {
 		t.Errorf("stderr lacks Microsoft's device code message:\n%s", stderr.String())
 	}
-	secret := vaultSecret(t, s, ep, register.ClientSecretName)
+	secret := vaultSecret(t, s, ep, identity.ClientSecretName)
 	if len(secret) < 30 {
 		t.Fatalf("stored secret has %d characters", len(secret))
 	}

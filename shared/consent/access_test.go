@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantsync/tenantsync/shared/discovery"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 )
 
 // The access check: discovery reads each active relationship's access assignments and reports the

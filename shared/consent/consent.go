@@ -7,9 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"log/slog"
 	"strings"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/organization"
@@ -23,14 +24,13 @@ import (
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
-	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
 // Options wire the service.
 type Options struct {
 	Store           *store.Store
 	Queue           queue.Sender
-	Credentials     sync.Credentials
+	Credentials     identity.Credentials
 	PartnerCenter   *pcclient.Client // with the partner's delegated token (App+User)
 	Signer          *oauthstate.Signer
 	Consumer        oauthstate.Consumer
@@ -65,7 +65,7 @@ type Options struct {
 type Service struct {
 	o     Options
 	pace  *pacer
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	pname string // the partner organization's display name, once read
 }
 
@@ -288,7 +288,7 @@ func (s *Service) partnerName(ctx context.Context) string {
 
 // pacer spaces requests evenly: at most one per interval, across goroutines.
 type pacer struct {
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	next  time.Time
 	every time.Duration
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 )
 
 func resultFor(t *testing.T, rs []consent.Result, id string) consent.Result {
@@ -40,7 +40,7 @@ func checkConsented(t *testing.T, e *env, r consent.Result, id, method string) {
 		t.Errorf("the simulator has no service principal for the app in %s", id)
 	}
 	var queued []domain.SyncRequest
-	for _, req := range e.q.requests(t) {
+	for _, req := range e.q.SyncRequests(t) {
 		if req.TenantID == id {
 			queued = append(queued, req)
 		}
@@ -96,7 +96,7 @@ func TestCPVWoodgroveConsentsVerifiesAndQueues(t *testing.T) {
 	if err := e.st.SetConsent(e.ctx, scenario.DemoWoodgroveBank, domain.Consent{State: domain.ConsentNone}); err != nil {
 		t.Fatal(err)
 	}
-	e.q.msgs = nil
+	e.q.Reset()
 	rs, err = e.svc.GrantCPV(e.ctx, []string{scenario.DemoWoodgroveBank})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestCPVAllEligible(t *testing.T) {
 		}
 	}
 	// Only the newly consented tenant is queued.
-	for _, req := range e.q.requests(t) {
+	for _, req := range e.q.SyncRequests(t) {
 		if req.TenantID != scenario.DemoWoodgroveBank {
 			t.Errorf("queued %s, only Woodgrove was consented", req.TenantID)
 		}
@@ -183,7 +183,7 @@ func TestCPVPartnerCenterRefusalIsRecorded(t *testing.T) {
 	if got.State != domain.ConsentFailed || !strings.HasPrefix(got.Error, "PartnerCenterForbidden: ") || !strings.Contains(got.Error, " — ") {
 		t.Errorf("stored %+v, want failed with code, message and fix", got)
 	}
-	if len(e.q.requests(t)) != 0 {
+	if len(e.q.SyncRequests(t)) != 0 {
 		t.Errorf("a sync was queued for a failed consent")
 	}
 }

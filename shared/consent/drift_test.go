@@ -7,17 +7,17 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/approles"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
-	"github.com/tenantsync/tenantsync/shared/sync"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/syncer"
 )
 
 // syncOnce runs one sync of id with the real engine, drift repair through GDAP wired as the
 // handler wires it.
-func (e *env) syncOnce(t *testing.T, id, runID string) *sync.Result {
+func (e *env) syncOnce(t *testing.T, id, runID string) *syncer.Result {
 	t.Helper()
-	eng := &sync.Engine{Store: e.st, Credentials: e.creds, Endpoints: e.ep, Log: e.opts.Log,
+	eng := &syncer.Engine{Store: e.st, Credentials: e.creds, Endpoints: e.ep, Log: e.opts.Log,
 		Roles: &approles.Assigner{ClientID: scenario.DemoAppID, Endpoints: e.ep, Token: e.graphToken, Log: e.opts.Log}}
-	res, err := eng.Sync(e.ctx, domain.SyncRequest{TenantID: id, RunID: runID, Reason: "manual"}, sync.Delivery{MessageID: runID, DeliveryCount: 1})
+	res, err := eng.Sync(e.ctx, domain.SyncRequest{TenantID: id, RunID: runID, Reason: "manual"}, syncer.Delivery{MessageID: runID, DeliveryCount: 1})
 	if err != nil {
 		t.Fatalf("sync %s: %v", id, err)
 	}
@@ -61,11 +61,11 @@ func TestSyncReportsConsentDrift(t *testing.T) {
 	}
 	tn := e.tenant(scenario.DemoContosoDental)
 	p, ok := tn.Collections["permissions"]
-	if !ok || p.Code != sync.CodeReconsentNeeded || p.Reason != "re-consent needed: missing DeviceManagementManagedDevices.Read.All" ||
+	if !ok || p.Code != syncer.CodeReconsentNeeded || p.Reason != "re-consent needed: missing DeviceManagementManagedDevices.Read.All" ||
 		!strings.Contains(p.Remediation, "consent-link") || !strings.Contains(p.Remediation, "Privileged Role Administrator") {
 		t.Errorf("permissions status %+v", p)
 	}
-	if d := tn.Collections["devices"]; d.Available || d.Code != sync.CodeReconsentNeeded {
+	if d := tn.Collections["devices"]; d.Available || d.Code != syncer.CodeReconsentNeeded {
 		t.Errorf("devices status %+v, want unavailable for the missing permission", d)
 	}
 	if u := tn.Collections["users"]; !u.Available {

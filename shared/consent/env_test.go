@@ -1,29 +1,22 @@
 package consent_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,112 +28,33 @@ import (
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/consent"
-	"github.com/tenantsync/tenantsync/shared/devenv"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/token"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
-	"github.com/tenantsync/tenantsync/shared/queue"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
-	"github.com/tenantsync/tenantsync/shared/sim/token"
 	"github.com/tenantsync/tenantsync/shared/store"
-	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
-// The package's tests share one Azurite (started in TestMain); each test empties it first, so
-// every test sees only its own rows (tests here do not run in parallel).
+// The package's tests share one empty storage account of the process-wide Azurite
+// (devenv.AcquireAccount); each test empties it first, so every test sees only its own rows
+// (tests here do not run in parallel).
 var azuriteConn string
 
 func TestMain(m *testing.M) { os.Exit(runWithAzurite(m)) }
 
 func runWithAzurite(m *testing.M) int {
-	// Pdeathsig fires when the thread that started the child exits: start it from the main
-	// thread, which lives as long as the process.
-	runtime.LockOSThread()
-	az, err := startAzurite()
+	acct, release, err := devenv.AcquireAccount(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "consent tests need Azurite:", err)
 		return 1
 	}
-	defer az.stop()
-	// Interrupted (Ctrl-C, or the fuzz coordinator stopping a worker mid-input): stop Azurite
-	// before exiting rather than leave it running.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		az.stop()
-		os.Exit(2)
-	}()
-	azuriteConn = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;", devenv.AzuriteAccountKey, az.port)
+	defer release()
+	azuriteConn = acct.ConnectionString()
 	return m.Run()
-}
-
-// azurite is devenv.StartAzurite's in-memory table service, started so that it also dies with
-// this process (Pdeathsig) if the test binary is killed, as fuzz workers can be.
-type azurite struct {
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
-	once gosync.Once
-}
-
-func startAzurite() (*azurite, error) {
-	root, err := devenv.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	port, err := devenv.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(filepath.Join(root, "node_modules", ".bin", "azurite-table"), "--tableHost", "127.0.0.1", "--tablePort", strconv.Itoa(port),
-		"--disableTelemetry", "--skipApiVersionCheck", "--inMemoryPersistence")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start azurite (run make deps first): %w", err)
-	}
-	a := &azurite{port: port, cmd: cmd, done: make(chan struct{})}
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "successfully started") {
-				signalled = true
-				close(started)
-			}
-		}
-		_ = cmd.Wait()
-		close(a.done)
-	}()
-	select {
-	case <-started:
-		return a, nil
-	case <-a.done:
-		return nil, fmt.Errorf("azurite exited during start-up (port %d)", port)
-	case <-time.After(60 * time.Second):
-		a.stop()
-		return nil, errors.New("azurite did not start within 60s")
-	}
-}
-
-func (a *azurite) stop() {
-	a.once.Do(func() {
-		_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-a.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
-			<-a.done
-		}
-	})
 }
 
 const (
@@ -165,56 +79,11 @@ func (c *clock) now() time.Time        { return time.Now().Add(time.Duration(c.o
 func (c *clock) shift(d time.Duration) { c.off.Store(int64(d)) }
 func (c *clock) reset()                { c.off.Store(0) }
 
-// memQueue records what is sent to the sync queue.
-type memQueue struct {
-	mu   gosync.Mutex
-	msgs []queue.Message
-}
-
-func (q *memQueue) Send(_ context.Context, m []queue.Message) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, m...)
-	return nil
-}
-func (q *memQueue) Close(context.Context) error { return nil }
-
-func (q *memQueue) requests(t testing.TB) []domain.SyncRequest {
-	t.Helper()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []domain.SyncRequest
-	for _, m := range q.msgs {
-		var r domain.SyncRequest
-		if err := json.Unmarshal(m.Body, &r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Validate() != nil || m.ID != r.TenantID+":"+r.RunID {
-			t.Errorf("queue message %s: %+v is not a valid sync request", m.ID, r)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// lockedBuffer collects log output from many goroutines.
-type lockedBuffer struct {
-	mu gosync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // recordingCreds hands out the app's real credentials and remembers every token they issue, so
 // tests can check a verification used a real app-only token and scan for leaked tokens.
 type recordingCreds struct {
-	inner sync.Credentials
-	mu    gosync.Mutex
+	inner identity.Credentials
+	mu    sync.Mutex
 	toks  []string
 }
 
@@ -255,8 +124,8 @@ type env struct {
 	st       *store.Store
 	svc      *consent.Service
 	opts     consent.Options
-	q        *memQueue
-	logs     *lockedBuffer
+	q        *testkit.Queue
+	logs     *testkit.LogBuffer
 	creds    *recordingCreds
 	clock    *clock
 	pcTokens *[]string
@@ -284,14 +153,14 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	e := &env{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, q: &memQueue{}, logs: &lockedBuffer{}, clock: &clock{}, public: "http://localhost:7071"}
+	e := &env{t: t, ctx: ctx, sim: s, ep: s.Endpoints().Endpoints, q: &testkit.Queue{}, logs: &testkit.LogBuffer{}, clock: &clock{}, public: "http://localhost:7071"}
 	if e.st, err = store.Open(config.Tables{ConnectionString: azuriteConn}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.creds = &recordingCreds{inner: &sync.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}}
+	e.creds = &recordingCreds{inner: &identity.AppCredentials{ClientID: scenario.DemoAppID, Secret: scenario.DemoSecretValue, Endpoints: e.ep}}
 	hc, err := e.ep.HTTPClient()
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +209,7 @@ func (e *env) delegatedToken(t testing.TB) pcclient.TokenSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	// The same signed-in service account's delegated Graph token for a customer tenant (its
 	// refresh token redeemed at that tenant), what partner.Service.TokenIn gives the handler.
 	e.graphToken = func(ctx context.Context, tenantID string) (string, error) {

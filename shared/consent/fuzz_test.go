@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 // FuzzConsentCallback feeds arbitrary query strings to the anonymous callback. The tenants it
@@ -79,7 +79,7 @@ func FuzzConsentCallback(f *testing.F) {
 		}
 		// A consent would queue the tenant's first sync and log it; reading the tenants from
 		// Table Storage as well is slow, so under -fuzz it is done on every 64th input only.
-		if n := len(e.q.requests(t)); n != 0 {
+		if n := len(e.q.SyncRequests(t)); n != 0 {
 			t.Fatalf("query %q queued a sync", raw)
 		}
 		if strings.Contains(e.logs.String(), `"msg":"tenant consented"`) {

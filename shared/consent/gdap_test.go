@@ -11,7 +11,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 )
 
 // grant discovers, then consents the tenant through Partner Center and returns its result.
@@ -121,7 +121,7 @@ func TestCPVWithoutPrivilegedRoleAdminNeedsTheLink(t *testing.T) {
 	if roles := e.freshAppRoles(t, scenario.DemoConsolidated); len(roles) != 0 {
 		t.Errorf("app-only token roles %v after Partner Center consent alone", roles)
 	}
-	for _, req := range e.q.requests(t) {
+	for _, req := range e.q.SyncRequests(t) {
 		if req.TenantID == scenario.DemoConsolidated {
 			t.Errorf("a sync was queued for an unverified consent: %+v", req)
 		}
@@ -146,7 +146,7 @@ func TestCPVRepairsAnOldConsent(t *testing.T) {
 	if slices.Contains(before, "AuditLog.Read.All") || len(before) == 0 {
 		t.Fatalf("roles before %v, want the old, smaller grant", before)
 	}
-	e.q.msgs = nil
+	e.q.Reset()
 	r := grant(t, e, scenario.DemoWoodgroveBank)
 	if !r.AlreadyExisted {
 		t.Errorf("result %+v, want Partner Center's \"already exists\"", r)

@@ -12,8 +12,8 @@ import (
 	"github.com/tenantsync/tenantsync/shared/appperms"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 // sendLink sends Adventure Works' link and returns the mail it produced.
@@ -103,7 +103,7 @@ func TestLinkApproveConsentsAndQueues(t *testing.T) {
 		t.Errorf("replay: %+v, %v", out, err)
 	}
 	sameRows(t, before, e.rows(), "a replayed callback")
-	if n := len(e.q.requests(t)); n != 1 {
+	if n := len(e.q.SyncRequests(t)); n != 1 {
 		t.Errorf("%d syncs queued, want the one first sync", n)
 	}
 
@@ -132,7 +132,7 @@ func TestLinkDeclineRecordsReason(t *testing.T) {
 		!strings.Contains(c.Error, "declined") || strings.Contains(c.Error, "Trace ID") || strings.Contains(c.Error, "\n") {
 		t.Errorf("stored %+v, want failed with the decline reason (AADSTS65004) and no trace ids", c)
 	}
-	if n := len(e.q.requests(t)); n != 0 {
+	if n := len(e.q.SyncRequests(t)); n != 0 {
 		t.Errorf("%d syncs queued after a decline", n)
 	}
 	if _, ok := e.sim.Directory.ServicePrincipal(scenario.DemoAdventureWorks, scenario.DemoAppID); ok {
@@ -235,7 +235,7 @@ func TestLinkResendAndExpiry(t *testing.T) {
 	if out, err := e.svc.Callback(e.ctx, e.follow(e.link(second), "approve")); err != nil || !out.OK || !strings.Contains(out.Message, "already approved") {
 		t.Errorf("newer link after consent: %+v, %v", out, err)
 	}
-	if n := len(e.q.requests(t)); n != 1 {
+	if n := len(e.q.SyncRequests(t)); n != 1 {
 		t.Errorf("%d syncs queued, want one", n)
 	}
 }
@@ -315,7 +315,7 @@ func TestCallbackRejections(t *testing.T) {
 			sameRows(t, before, e.rows(), c.name)
 		})
 	}
-	if n := len(e.q.requests(t)); n != 0 {
+	if n := len(e.q.SyncRequests(t)); n != 0 {
 		t.Errorf("%d syncs queued by rejected callbacks", n)
 	}
 	// After all that, the genuine callback still works once.

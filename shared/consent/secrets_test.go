@@ -7,7 +7,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 )
 
 // Every flow at once, then the scan: logs, every Table Storage row, every answer.

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
@@ -45,7 +45,7 @@ func (s *Service) Insights(ctx context.Context, days int) (Insights, error) {
 		tenants    []domain.Tenant
 		sums       map[string]insights.Summary
 		errT, errS error
-		wg         gosync.WaitGroup
+		wg         sync.WaitGroup
 	)
 	wg.Add(2)
 	go func() { defer wg.Done(); tenants, errT = s.Store.ListTenants(ctx) }()

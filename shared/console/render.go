@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/credwatch"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/insights"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
@@ -156,7 +156,7 @@ func RenderInsights(w io.Writer, c Chrome, in Insights) error {
 // PartnerPage is the partner connection page's model.
 type PartnerPage struct {
 	Connection    store.PartnerConnection
-	AppCredential *credwatch.Status
+	AppCredential *identity.ExpiryStatus
 	Now           time.Time
 }
 

@@ -7,11 +7,12 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"log/slog"
 	"slices"
 	"sort"
 	"strings"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -26,7 +27,6 @@ import (
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
-	"github.com/tenantsync/tenantsync/shared/sync"
 )
 
 // GDAP role definition ids tenantsync cares about.
@@ -54,7 +54,7 @@ const ExpiringWithin = 30 * 24 * time.Hour
 // Discoverer runs discovery.
 type Discoverer struct {
 	Store           *store.Store
-	Credentials     sync.Credentials
+	Credentials     identity.Credentials
 	Endpoints       cloud.Endpoints
 	PartnerTenantID string
 	// PartnerCenter lists CSP customers; nil when the partner account is not connected yet.
@@ -67,9 +67,13 @@ type Discoverer struct {
 
 // Report summarises one discovery run.
 type Report struct {
-	Found, New, Missing, Consented, NotConsented int
-	Sources                                      map[string]int
-	Warnings                                     []string
+	Found        int            `json:"found"`
+	New          int            `json:"new"`
+	Missing      int            `json:"missing"`
+	Consented    int            `json:"consented"`
+	NotConsented int            `json:"notConsented"`
+	Sources      map[string]int `json:"sources"`
+	Warnings     []string       `json:"warnings,omitempty"`
 	// Access is the access check of each tenant with an active GDAP relationship whose access
 	// assignments were read: the roles in force and the consent path they allow.
 	Access []Access `json:"access,omitempty"`
@@ -320,7 +324,7 @@ func (d *Discoverer) probeConsent(ctx context.Context, tenants map[string]domain
 		limit = 16
 	}
 	g.SetLimit(limit)
-	var mu gosync.Mutex // the probes run concurrently; the report is shared
+	var mu sync.Mutex // the probes run concurrently; the report is shared
 	for _, t := range tenants {
 		if t.Missing || t.Excluded {
 			continue

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Tenant is one customer tenant as tenantsync knows it, in the read API's shape (product.md).
+// Tenant is one customer tenant as tenantsync knows it, in the read API's shape (README, "API").
 type Tenant struct {
 	TenantID      string       `json:"tenantId"`
 	DisplayName   string       `json:"displayName"`

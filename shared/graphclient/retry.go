@@ -171,7 +171,7 @@ type batchItem struct {
 
 // batchItems retries the items of a JSON batch that Graph answered 429/503/504. Each item carries
 // its own status and headers, Retry-After included, and the SDKs do not retry items
-// (https://learn.microsoft.com/graph/json-batching; shared/docs/microsoft-apis.md). Not verified
+// (https://learn.microsoft.com/graph/json-batching). Not verified
 // against Microsoft's text here: that Graph evaluates each item against throttling limits on its
 // own (the stored copy of the throttling page did not show its batching section). After the longest of their Retry-After values each such item is sent
 // again as the plain request it stands for, with this handler's per-request retries, and its

@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tenantsync/tenantsync/shared/queue"
 )
 
-// memStore and memQueue are in-memory stand-ins for Table Storage and Service Bus: this file tests
+// memStore and testkit.Queue are in-memory stand-ins for Table Storage and Service Bus: this file tests
 // the operation's state machine only (Azurite and the local host are in the handler and e2e tests).
 type memStore struct {
 	mu  sync.Mutex
@@ -43,20 +42,6 @@ func (m *memStore) GetOperation(_ context.Context, id string) (Operation, error)
 	return op, nil
 }
 
-type memQueue struct {
-	msgs []queue.Message
-	err  error
-}
-
-func (q *memQueue) Send(_ context.Context, m []queue.Message) error {
-	if q.err != nil {
-		return q.err
-	}
-	q.msgs = append(q.msgs, m...)
-	return nil
-}
-func (q *memQueue) Close(context.Context) error { return nil }
-
 type problem struct{}
 
 func (problem) Error() string              { return "partner account not connected" }
@@ -64,7 +49,7 @@ func (problem) ProblemCode() string        { return "PartnerNotConnected" }
 func (problem) ProblemRemediation() string { return "Connect the partner account (/api/connect)." }
 
 func TestStartQueuesOneMessageNamingTheOperation(t *testing.T) {
-	st, q := &memStore{}, &memQueue{}
+	st, q := &memStore{}, &testkit.Queue{}
 	s := &Service{Store: st, Queue: q}
 	op, err := s.Start(context.Background(), Operation{Kind: KindConsentCPV, TenantIDs: []string{"a"}})
 	if err != nil {
@@ -76,10 +61,10 @@ func TestStartQueuesOneMessageNamingTheOperation(t *testing.T) {
 	if rec, _ := st.GetOperation(context.Background(), op.ID); rec.State != StateQueued || rec.Kind != KindConsentCPV {
 		t.Errorf("recorded %+v", rec)
 	}
-	if len(q.msgs) != 1 || q.msgs[0].ID != op.ID {
-		t.Fatalf("queued %+v", q.msgs)
+	if len(q.Messages()) != 1 || q.Messages()[0].ID != op.ID {
+		t.Fatalf("queued %+v", q.Messages())
 	}
-	id, err := DecodeMessage(q.msgs[0].Body)
+	id, err := DecodeMessage(q.Messages()[0].Body)
 	if err != nil || id != op.ID {
 		t.Errorf("decoded %q, %v", id, err)
 	}
@@ -92,7 +77,7 @@ func TestStartQueuesOneMessageNamingTheOperation(t *testing.T) {
 
 func TestStartThatCannotQueueIsRecordedFailed(t *testing.T) {
 	st := &memStore{}
-	s := &Service{Store: st, Queue: &memQueue{err: errors.New("namespace unreachable")}}
+	s := &Service{Store: st, Queue: &testkit.Queue{Err: errors.New("namespace unreachable")}}
 	op, err := s.Start(context.Background(), Operation{Kind: KindDiscovery})
 	if err == nil {
 		t.Fatal("no error")
@@ -104,7 +89,7 @@ func TestStartThatCannotQueueIsRecordedFailed(t *testing.T) {
 
 func TestRunRecordsOutcomeAndRunsOnce(t *testing.T) {
 	ctx := context.Background()
-	st, q := &memStore{}, &memQueue{}
+	st, q := &memStore{}, &testkit.Queue{}
 	s := &Service{Store: st, Queue: q}
 	calls := 0
 	runners := map[string]Runner{

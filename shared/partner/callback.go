@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"net/url"
 
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
@@ -99,7 +100,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConn
 	// refresh token over this one.
 	s.redeemMu.Lock()
 	defer s.redeemMu.Unlock()
-	if err := s.o.Vault.Set(ctx, RefreshTokenSecret, tr.RefreshToken); err != nil {
+	if err := s.o.Vault.Set(ctx, identity.PartnerRefreshTokenSecret, tr.RefreshToken); err != nil {
 		return store.PartnerConnection{}, fmt.Errorf("storing the refresh token in Key Vault: %w", err)
 	}
 	now := s.now()

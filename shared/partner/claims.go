@@ -59,8 +59,8 @@ func (c jwtClaims) user() string {
 	return ""
 }
 
-// identity is who signed in, once the tokens passed every check.
-type identity struct {
+// signedIn is who signed in, once the tokens passed every check.
+type signedIn struct {
 	User     string
 	TenantID string
 }
@@ -69,9 +69,9 @@ type identity struct {
 // belong to the partner tenant, the sign-in included MFA, a refresh token came back, and the
 // id_token (when present) was issued by the partner tenant's authority to this app. Every
 // rejection is an *Error whose message is safe to show.
-func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (identity, *Error) {
-	reject := func(code, msg, fix string) (identity, *Error) {
-		return identity{}, &Error{Code: code, Message: msg + " Nothing was stored.", Remediation: fix}
+func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (signedIn, *Error) {
+	reject := func(code, msg, fix string) (signedIn, *Error) {
+		return signedIn{}, &Error{Code: code, Message: msg + " Nothing was stored.", Remediation: fix}
 	}
 	at, err := decodeJWT(tr.AccessToken)
 	if err != nil {
@@ -84,7 +84,7 @@ func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (identity, *Erro
 		}
 	}
 	partner := strings.ToLower(s.o.PartnerTenantID)
-	wrongTenant := func() (identity, *Error) {
+	wrongTenant := func() (signedIn, *Error) {
 		return reject("WrongTenant", "The account signed in to another tenant, not the partner tenant.",
 			"Sign in with the partner tenant's MFA-protected service account (not a customer tenant's account).")
 	}
@@ -122,5 +122,5 @@ func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (identity, *Erro
 	if user == "" {
 		user = "(unnamed account)"
 	}
-	return identity{User: clean(user, 256), TenantID: partner}, nil
+	return signedIn{User: clean(user, 256), TenantID: partner}, nil
 }

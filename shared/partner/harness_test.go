@@ -7,11 +7,12 @@ package partner_test
 // test's own.
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/tenantsync/tenantsync/shared/identity"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,12 +31,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/secrets"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -62,24 +63,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects the service's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // countingTransport counts the service's requests to Entra's token endpoint.
 type countingTransport struct {
 	next  http.RoundTripper
@@ -103,7 +86,7 @@ type harness struct {
 	kv      *azsecrets.Client
 	signer  *oauthstate.Signer
 	clock   *clock
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	svc     *partner.Service
 	redeems *countingTransport
 	browser *http.Client // follows nothing: each redirect is inspected
@@ -129,7 +112,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	h := &harness{t: t, sim: s, ep: s.Endpoints(), tables: az.ConnectionString(), clock: &clock{}, logs: &syncBuffer{}}
+	h := &harness{t: t, sim: s, ep: s.Endpoints(), tables: az.ConnectionString(), clock: &clock{}, logs: &testkit.LogBuffer{}}
 	if h.store, err = store.Open(config.Tables{ConnectionString: h.tables}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +253,7 @@ func (h *harness) token(scope string) (string, error) {
 
 // refreshToken reads the stored refresh token back through secrets.KeyVault (azsecrets).
 func (h *harness) refreshToken() (string, error) {
-	return h.vault.Get(context.Background(), partner.RefreshTokenSecret)
+	return h.vault.Get(context.Background(), identity.PartnerRefreshTokenSecret)
 }
 
 // refreshTokenVersions are every value the vault ever held for the refresh token, oldest last.
@@ -278,7 +261,7 @@ func (h *harness) refreshTokenVersions() []string {
 	h.t.Helper()
 	ctx := context.Background()
 	var out []string
-	pager := h.kv.NewListSecretPropertiesVersionsPager(partner.RefreshTokenSecret, nil)
+	pager := h.kv.NewListSecretPropertiesVersionsPager(identity.PartnerRefreshTokenSecret, nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		var re *azcore.ResponseError
@@ -289,7 +272,7 @@ func (h *harness) refreshTokenVersions() []string {
 			h.t.Fatal(err)
 		}
 		for _, p := range page.Value {
-			s, err := h.kv.GetSecret(ctx, partner.RefreshTokenSecret, p.ID.Version(), nil)
+			s, err := h.kv.GetSecret(ctx, identity.PartnerRefreshTokenSecret, p.ID.Version(), nil)
 			if err != nil {
 				h.t.Fatal(err)
 			}

@@ -22,15 +22,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/clientassert"
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/secrets"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
-
-// RefreshTokenSecret is the Key Vault secret holding the partner refresh token.
-const RefreshTokenSecret = "partner-refresh-token"
 
 // CallbackPath is the redirect URI's path under PUBLIC_BASE_URL.
 const CallbackPath = "/api/connect/callback"
@@ -56,7 +53,7 @@ type Options struct {
 	ClientSecret    string
 	// ClientAssertion, when set, authenticates the app with a signed assertion (certificate or
 	// federated managed identity) instead of ClientSecret.
-	ClientAssertion clientassert.Func
+	ClientAssertion identity.AssertionFunc
 	PublicBaseURL   string
 	Now             func() time.Time
 	Log             *slog.Logger

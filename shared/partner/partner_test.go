@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/partner"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/secrets"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 // Connect end to end: /api/connect's URL → the simulator's authorize page as the MFA service

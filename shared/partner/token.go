@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"net/url"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func (s *Service) refreshIn(ctx context.Context, tenant, scope, key string) (*to
 	if err := s.configured(); err != nil {
 		return nil, err
 	}
-	rt, err := s.o.Vault.Get(ctx, RefreshTokenSecret)
+	rt, err := s.o.Vault.Get(ctx, identity.PartnerRefreshTokenSecret)
 	if errors.Is(err, secrets.ErrNotFound) || (err == nil && rt == "") {
 		return nil, s.fail(ctx, notConnected())
 	}
@@ -116,7 +117,7 @@ func (s *Service) refreshIn(ctx context.Context, tenant, scope, key string) (*to
 		return nil, s.fail(ctx, err)
 	}
 	if tr.RefreshToken != "" && tr.RefreshToken != rt {
-		if err := s.o.Vault.Set(ctx, RefreshTokenSecret, tr.RefreshToken); err != nil {
+		if err := s.o.Vault.Set(ctx, identity.PartnerRefreshTokenSecret, tr.RefreshToken); err != nil {
 			// The previous refresh token stays valid at Entra, so the access token is still good;
 			// the failure is recorded so a vault problem does not go unnoticed until day 90.
 			return nil, s.fail(ctx, fmt.Errorf("storing the rotated partner refresh token in Key Vault: %w", err))

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/clientassert"
+	"github.com/tenantsync/tenantsync/shared/identity"
 )
 
 // tokenResponse is the token endpoint's answer. Its values are secrets: never log or format it.
@@ -86,7 +86,7 @@ func (s *Service) redeemIn(ctx context.Context, tenant string, form url.Values) 
 		if err != nil {
 			return nil, err
 		}
-		form.Set("client_assertion_type", clientassert.Type)
+		form.Set("client_assertion_type", identity.AssertionType)
 		form.Set("client_assertion", a)
 	} else {
 		form.Set("client_secret", s.o.ClientSecret)

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"math/big"
 	"strings"
 	"time"
@@ -32,9 +33,9 @@ type stored struct {
 
 func (r *run) secretName() string {
 	if r.o.Credential == CredentialSecret {
-		return ClientSecretName
+		return identity.ClientSecretName
 	}
-	return CertificateSecretName
+	return identity.CertificateSecretName
 }
 
 // readStoredCredential reads the Key Vault copy of the chosen credential (a federated credential
@@ -349,7 +350,7 @@ func (r *run) ensureFederated(ctx context.Context, app models.Applicationable) e
 		}
 	}
 	fic := models.NewFederatedIdentityCredential()
-	name, aud := federatedName, "api://AzureADTokenExchange"
+	name, aud := federatedName, identity.FederatedAudience
 	fic.SetName(&name)
 	fic.SetIssuer(&issuer)
 	fic.SetSubject(&subject)

@@ -44,10 +44,6 @@ const (
 	// credential): nothing stored, nothing that expires.
 	CredentialFederated = "federated"
 
-	// Key Vault secret names.
-	CertificateSecretName = "app-certificate"   // certificate and private key, PEM
-	ClientSecretName      = "app-client-secret" // the client secret's value
-
 	// ConnectCallbackPath and ConsentCallbackPath are the redirect URIs' paths under the public URL.
 	ConnectCallbackPath = "/api/connect/callback"
 	ConsentCallbackPath = "/api/consent/callback"

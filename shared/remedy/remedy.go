@@ -1,6 +1,7 @@
 // Package remedy turns failures into what an MSP can act on: a stable code, the message, and the
-// fix. The table follows docs/microsoft-apis.md and the vendor guides' FAQs (HaloPSA's error table,
-// Zomentum's consent errors, IT Glue's report concealment).
+// fix. The table follows Microsoft's documented error codes (each cited beside its rule)
+// and the errors MSPs meet in PSA/documentation tools' integration guides (consent errors,
+// report concealment).
 package remedy
 
 import (

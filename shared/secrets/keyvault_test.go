@@ -8,9 +8,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/tenantsync/tenantsync/shared/localdev/sim"
+	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/secrets"
-	"github.com/tenantsync/tenantsync/shared/sim"
-	"github.com/tenantsync/tenantsync/shared/sim/scenario"
 )
 
 // Against the simulator's Key Vault through azsecrets: values, expiry attributes, not-found.

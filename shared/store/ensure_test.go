@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 )
 
 // A request cancelled during the first Ensure at cold start must not poison the process: only
