@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"html/template"
 	"net/http"
 
@@ -30,7 +31,7 @@ func (d Deps) consentLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pending, err := d.Consent.SendLink(r.Context(), id, body.Email, adminauth.From(r.Context()).Name)
-	var p *consent.Problem
+	var p *domain.Problem
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusAccepted, pending)

@@ -130,18 +130,7 @@ func (d Deps) operationRunners() map[string]operation.Runner {
 			}
 			results, err := d.Consent.GrantCPV(ctx, ids)
 			res := map[string]any{"results": nonNil(results), "summary": consent.Summarize(results)}
-			var p *consent.Problem
-			if errors.As(err, &p) {
-				return res, problemError{p}
-			}
 			return res, err
 		},
 	}
 }
-
-// problemError gives a consent problem's code and remediation to the operation's error.
-type problemError struct{ p *consent.Problem }
-
-func (e problemError) Error() string              { return e.p.Message }
-func (e problemError) ProblemCode() string        { return e.p.Code }
-func (e problemError) ProblemRemediation() string { return e.p.Remediation }

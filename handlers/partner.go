@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/identity"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/invocation"
-	"github.com/tenantsync/tenantsync/shared/partner"
 )
 
 // connect serves GET /api/connect: redirect to the partner sign-in.
@@ -35,7 +35,7 @@ func (d Deps) connect(w http.ResponseWriter, r *http.Request) {
 // without internals. Everything shown is escaped; no token ever reaches it.
 func (d Deps) connectCallback(w http.ResponseWriter, r *http.Request) {
 	rec, err := d.Partner.Callback(r.Context(), r.URL.Query())
-	var pe *partner.Error
+	var pe *domain.Problem
 	switch {
 	case err == nil:
 		writePage(w, http.StatusOK, resultPage{Title: "Partner account connected", OK: true,

@@ -13,7 +13,6 @@ import (
 	"github.com/tenantsync/tenantsync/shared/fanout"
 	"github.com/tenantsync/tenantsync/shared/invocation"
 	"github.com/tenantsync/tenantsync/shared/odataquery"
-	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -185,7 +184,7 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	runID, err := d.queueManualSync(r.Context(), t)
-	var refused remedy.Problem
+	var refused domain.Problem
 	if errors.As(err, &refused) {
 		// The worker would skip it (not consented, excluded): say so now instead of queueing.
 		writeError(w, http.StatusConflict, refused.Code, refused.Message+". "+refused.Remediation)
@@ -199,7 +198,7 @@ func (d Deps) syncNow(w http.ResponseWriter, r *http.Request) {
 }
 
 // queueManualSync queues a sync of the tenant now (the API and the console share it); a tenant
-// the worker would refuse gives that refusal, a remedy.Problem, as the error.
+// the worker would refuse gives that refusal, a domain.Problem, as the error.
 func (d Deps) queueManualSync(ctx context.Context, t domain.Tenant) (string, error) {
 	msg, req, err := fanout.OnDemand(t, fanout.ReasonManual, d.Now())
 	if err != nil {

@@ -320,8 +320,8 @@ func problem(t domain.Tenant) string {
 		return t.Consent.Error
 	}
 	for _, name := range []string{"devices", "mailboxes", "userSecurity"} {
-		if c, ok := t.Collections[name]; ok && !c.Available && c.Code != "" {
-			return c.Code + ": " + c.Remediation
+		if c, ok := t.Collections[name]; ok && !c.Available && c.Problem != nil {
+			return c.Problem.Code + ": " + c.Problem.Remediation
 		}
 	}
 	for _, f := range t.Flags {

@@ -104,7 +104,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (Outcome, error) {
 		s.log().Warn("consent link approved but not verified", "tenantId", bound, "code", p.Code, "message", p.Message)
 		return Outcome{TenantID: bound, TenantName: name,
 				Message: "Thank you: your approval was received, but " + s.o.AppName + " cannot read " + name + " yet. " + partner + " has been told and will follow up; you do not need to do anything now."},
-			&Problem{Kind: ErrNotVerified, Problem: p}
+			kinded(ErrNotVerified, p)
 	}
 	c := domain.Consent{State: domain.ConsentConsented, Method: MethodLink, UpdatedAt: s.now()}
 	if err := s.o.Store.SetConsent(ctx, bound, c); err != nil {
@@ -144,13 +144,13 @@ func (s *Service) declined(ctx context.Context, t domain.Tenant, name, partner, 
 	if p.Code != "AADSTS65004" && errCode != "access_denied" {
 		msg = "Microsoft did not complete the approval for " + name + ", so nothing was granted. Ask " + partner + " for a new link and sign in with a Global Administrator account of " + name + "."
 	}
-	return Outcome{TenantID: t.TenantID, TenantName: name, Message: msg}, &Problem{Kind: ErrDeclined, Problem: p}
+	return Outcome{TenantID: t.TenantID, TenantName: name, Message: msg}, kinded(ErrDeclined, p)
 }
 
 // declineProblem turns the callback's error and error_description (untrusted text) into a
 // problem: the AADSTS code and Microsoft's first sentence when there is one, without the trace
 // and correlation ids, limited in length and stripped of control characters.
-func declineProblem(errCode, desc string) remedy.Problem {
+func declineProblem(errCode, desc string) domain.Problem {
 	desc = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
 			return r
@@ -180,7 +180,7 @@ func declineProblem(errCode, desc string) remedy.Problem {
 	if code == "access_denied" {
 		fix = "The customer's admin declined consent: send the admin-consent link again and explain why the permissions are needed."
 	}
-	return remedy.Problem{Code: code, Message: msg, Remediation: fix}
+	return domain.Problem{Code: code, Message: msg, Remediation: fix}
 }
 
 // partnerNameCached is the partner's name if already read (no network call on the anonymous

@@ -120,23 +120,11 @@ var (
 	ErrMailFailed = errors.New("the consent mail could not be sent")
 )
 
-// Problem is a failure with its code and fix, wrapped in the errors above where one applies.
-type Problem struct {
-	Kind error // one of the Err values
-	remedy.Problem
-}
-
-func (p *Problem) Error() string { return p.Kind.Error() + ": " + consentError(p.Problem) }
-
-func (p *Problem) Unwrap() error { return p.Kind }
-
-// As lets remedy.Classify see the classified problem.
-func (p *Problem) As(target any) bool {
-	if rp, ok := target.(*remedy.Problem); ok {
-		*rp = p.Problem
-		return true
-	}
-	return false
+// kinded is p as an error that is also one of the Err values above (errors.Is), read back with
+// errors.As into a *domain.Problem.
+func kinded(kind error, p domain.Problem) *domain.Problem {
+	p.Kind = kind
+	return &p
 }
 
 func (s *Service) now() time.Time {
@@ -154,11 +142,8 @@ func (s *Service) log() *slog.Logger {
 }
 
 // consentError is the stored text of a problem: code, message, fix.
-func consentError(p remedy.Problem) string {
-	msg := p.Message
-	if !strings.HasPrefix(msg, p.Code) { // AADSTS messages start with their code already
-		msg = p.Code + ": " + msg
-	}
+func consentError(p domain.Problem) string {
+	msg := p.Text()
 	if p.Remediation != "" {
 		msg += " — " + p.Remediation
 	}
@@ -221,7 +206,7 @@ func (s *Service) verifyOnce(ctx context.Context, tenantID string) (string, erro
 			return "", nil
 		}
 	}
-	return "", remedy.Problem{Code: "OrganizationMismatch", Message: "the app-only token read /organization but it did not return tenant " + tenantID,
+	return "", domain.Problem{Code: "OrganizationMismatch", Message: "the app-only token read /organization but it did not return tenant " + tenantID,
 		Remediation: "Check the tenant id; run discovery again."}
 }
 

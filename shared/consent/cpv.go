@@ -205,15 +205,15 @@ func (s *Service) GrantCPV(ctx context.Context, tenantIDs []string) ([]Result, e
 	// One token check up front: without the partner connection nothing can be consented, and
 	// that is no tenant's failure, so nothing is recorded on the tenants.
 	if s.o.PartnerCenter == nil || s.o.PartnerCenter.Token == nil {
-		return results, &Problem{Kind: ErrPartnerCenter, Problem: remedy.Problem{Code: "PartnerNotConnected",
-			Message: "Partner Center consent needs the partner account's delegated sign-in, and none is configured.", Remediation: "Connect the partner account (GET /api/connect) with an MFA sign-in, then retry."}}
+		return results, kinded(ErrPartnerCenter, domain.Problem{Code: "PartnerNotConnected",
+			Message: "Partner Center consent needs the partner account's delegated sign-in, and none is configured.", Remediation: "Connect the partner account (GET /api/connect) with an MFA sign-in, then retry."})
 	}
 	if _, err := s.o.PartnerCenter.Token(ctx); err != nil {
 		p := remedy.Classify(err)
 		if p.Code == remedy.CodeInternal {
 			p.Code, p.Remediation = "PartnerNotConnected", "Connect the partner account (GET /api/connect) with an MFA sign-in, then retry."
 		}
-		return results, &Problem{Kind: ErrPartnerCenter, Problem: p}
+		return results, kinded(ErrPartnerCenter, p)
 	}
 	var g errgroup.Group
 	g.SetLimit(s.o.Concurrency)
@@ -253,7 +253,7 @@ func (s *Service) rolesAfterConsent(ctx context.Context, tenantID string, attemp
 
 func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 	r := Result{TenantID: t.TenantID, DisplayName: t.DisplayName, Method: MethodCPV}
-	fail := func(p remedy.Problem, record bool) Result {
+	fail := func(p domain.Problem, record bool) Result {
 		r.State, r.Code, r.Error, r.Remediation = ResultFailed, p.Code, p.Message, p.Remediation
 		if record {
 			c := domain.Consent{State: domain.ConsentFailed, Method: r.Method, UpdatedAt: s.now(), Error: consentError(p)}
@@ -301,7 +301,7 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 			return fail(remedy.Classify(err), true)
 		}
 		if missing = appperms.Missing(roles); len(missing) > 0 {
-			return fail(remedy.Problem{Code: CodeRolesMissing, Message: "The app roles were assigned through GDAP, but a new app-only token still lacks " + values(missing) + ".",
+			return fail(domain.Problem{Code: CodeRolesMissing, Message: "The app roles were assigned through GDAP, but a new app-only token still lacks " + values(missing) + ".",
 				Remediation: "Run consent again in a few minutes; if it persists, send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link)."}, true)
 		}
 	}
@@ -354,7 +354,7 @@ func (s *Service) applicationConsent(ctx context.Context, tenantID string) (bool
 
 // classifyPartnerCenter turns a Partner Center failure into a problem and says whether it is the
 // tenant's (recorded on it) or the partner connection's (not recorded: no tenant is at fault).
-func classifyPartnerCenter(err error, tenantID string) (remedy.Problem, bool) {
+func classifyPartnerCenter(err error, tenantID string) (domain.Problem, bool) {
 	var pe *pcclient.Error
 	if !errors.As(err, &pe) {
 		return remedy.Classify(err), false // token or network: nothing about this tenant
@@ -363,18 +363,18 @@ func classifyPartnerCenter(err error, tenantID string) (remedy.Problem, bool) {
 	link := "send the admin-consent link (POST /api/tenants/" + tenantID + "/consent-link)"
 	switch {
 	case pe.Status == http.StatusUnauthorized:
-		return remedy.Problem{Code: "PartnerCenterUnauthorized", Message: msg,
+		return domain.Problem{Code: "PartnerCenterUnauthorized", Message: msg,
 			Remediation: "Reconnect the partner account (GET /api/connect) signing in with MFA, then retry."}, false
 	case pe.Status == http.StatusForbidden:
-		return remedy.Problem{Code: "PartnerCenterForbidden", Message: msg,
+		return domain.Problem{Code: "PartnerCenterForbidden", Message: msg,
 			Remediation: "Add Application Administrator or Cloud Application Administrator to the customer's active GDAP relationship (and assign it to the partner service account's security group), or " + link + "."}, true
 	case pe.Status == http.StatusNotFound:
-		return remedy.Problem{Code: "PartnerCenterNotFound", Message: msg,
+		return domain.Problem{Code: "PartnerCenterNotFound", Message: msg,
 			Remediation: "Partner Center does not know this customer or the app: check the CSP/GDAP relationship and APP_CLIENT_ID, or " + link + "."}, true
 	case pe.Status == http.StatusTooManyRequests || pe.Status >= 500:
-		return remedy.Problem{Code: fmt.Sprintf("PartnerCenter%d", pe.Status), Message: msg, Remediation: "Partner Center is busy or failing: retry later.", Retryable: true}, false
+		return domain.Problem{Code: fmt.Sprintf("PartnerCenter%d", pe.Status), Message: msg, Remediation: "Partner Center is busy or failing: retry later.", Retryable: true}, false
 	}
-	return remedy.Problem{Code: fmt.Sprintf("PartnerCenter%d", pe.Status), Message: msg, Remediation: "Check the app registration (multi-tenant, APP_CLIENT_ID), or " + link + "."}, true
+	return domain.Problem{Code: fmt.Sprintf("PartnerCenter%d", pe.Status), Message: msg, Remediation: "Check the app registration (multi-tenant, APP_CLIENT_ID), or " + link + "."}, true
 }
 
 func firstLine(s string) string {

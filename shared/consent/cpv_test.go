@@ -194,7 +194,7 @@ func TestCPVWithoutPartnerTokenStoresNothing(t *testing.T) {
 	e.discover()
 	before := e.rows()
 	rs, err := e.svc.GrantCPV(e.ctx, nil)
-	var p *consent.Problem
+	var p *domain.Problem
 	if !errors.Is(err, consent.ErrPartnerCenter) || !errors.As(err, &p) || !strings.Contains(p.Remediation, "/api/connect") {
 		t.Fatalf("err %v, want ErrPartnerCenter telling to connect the partner account", err)
 	}

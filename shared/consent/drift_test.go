@@ -61,11 +61,11 @@ func TestSyncReportsConsentDrift(t *testing.T) {
 	}
 	tn := e.tenant(scenario.DemoContosoDental)
 	p, ok := tn.Collections["permissions"]
-	if !ok || p.Code != syncer.CodeReconsentNeeded || p.Reason != "re-consent needed: missing DeviceManagementManagedDevices.Read.All" ||
-		!strings.Contains(p.Remediation, "consent-link") || !strings.Contains(p.Remediation, "Privileged Role Administrator") {
+	if !ok || p.Code() != syncer.CodeReconsentNeeded || p.Reason() != "re-consent needed: missing DeviceManagementManagedDevices.Read.All" ||
+		!strings.Contains(p.Remediation(), "consent-link") || !strings.Contains(p.Remediation(), "Privileged Role Administrator") {
 		t.Errorf("permissions status %+v", p)
 	}
-	if d := tn.Collections["devices"]; d.Available || d.Code != syncer.CodeReconsentNeeded {
+	if d := tn.Collections["devices"]; d.Available || d.Code() != syncer.CodeReconsentNeeded {
 		t.Errorf("devices status %+v, want unavailable for the missing permission", d)
 	}
 	if u := tn.Collections["users"]; !u.Available {

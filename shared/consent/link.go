@@ -209,7 +209,7 @@ func (s *Service) SendLink(ctx context.Context, tenantID, email, by string) (Pen
 			p.Remediation = "Grant the app the Mail.Send application permission in the partner tenant (tenantsync register does), then retry."
 		}
 		s.log().Warn("sending the consent link failed", "tenantId", tenantID, "code", p.Code, "message", p.Message)
-		return Pending{}, &Problem{Kind: ErrMailFailed, Problem: p}
+		return Pending{}, kinded(ErrMailFailed, p)
 	}
 	c := domain.Consent{State: domain.ConsentPending, Method: MethodLink, UpdatedAt: now, PendingTo: to, SentAt: now, RequestedBy: by, ExpiresAt: expires}
 	if err := s.o.Store.SetConsent(ctx, tenantID, c); err != nil {

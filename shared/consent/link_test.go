@@ -185,7 +185,7 @@ func TestSendLinkValidation(t *testing.T) {
 	bad := "nobody@" + scenario.DemoPartnerDomain
 	e2 := e.withMailFrom(bad)
 	_, err := e2.SendLink(e.ctx, scenario.DemoAdventureWorks, customer, requester)
-	var p *consent.Problem
+	var p *domain.Problem
 	if !errors.Is(err, consent.ErrMailFailed) || !errors.As(err, &p) || !strings.Contains(p.Remediation, "CONSENT_MAIL_FROM") {
 		t.Errorf("unknown sender mailbox: %v", err)
 	}

@@ -50,12 +50,12 @@ func values(ps []appperms.Permission) string {
 }
 
 // rolesProblem says which access assignment needs Privileged Role Administrator, or the link.
-func rolesProblem(t domain.Tenant, missing []appperms.Permission, cause string) remedy.Problem {
+func rolesProblem(t domain.Tenant, missing []appperms.Permission, cause string) domain.Problem {
 	rel := "the customer's active GDAP relationship"
 	if t.Relationship.ID != "" {
 		rel = "GDAP relationship " + t.Relationship.ID
 	}
-	return remedy.Problem{Code: CodeRolesNotAssignable,
+	return domain.Problem{Code: CodeRolesNotAssignable,
 		Message: "Partner Center consent created tenantsync's service principal with delegated scopes only; its application permissions (" + values(missing) +
 			") could not be assigned through GDAP: " + cause,
 		Remediation: "Add Privileged Role Administrator (" + RolePrivilegedRoleAdmin + ") to the access assignment of " + rel +
@@ -65,7 +65,7 @@ func rolesProblem(t domain.Tenant, missing []appperms.Permission, cause string) 
 // assignRoles grants the missing app roles to tenantsync's service principal through GDAP
 // (approles.Assigner), turning a refusal into the fix: which role to add to which relationship's
 // access assignment, or the link.
-func (s *Service) assignRoles(ctx context.Context, t domain.Tenant, missing []appperms.Permission) *remedy.Problem {
+func (s *Service) assignRoles(ctx context.Context, t domain.Tenant, missing []appperms.Permission) *domain.Problem {
 	a := &approles.Assigner{ClientID: s.o.ClientID, Endpoints: s.o.Endpoints, Token: s.o.PartnerGraphToken, Log: s.log()}
 	err := a.Assign(ctx, t.TenantID, missing)
 	if err == nil {

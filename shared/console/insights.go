@@ -112,7 +112,7 @@ func BuildInsights(tenants []domain.Tenant, sums map[string]insights.Summary, da
 		}
 		st, p := Assess(t, now)
 		if p != nil && (st.Key == "bad" || p.Code == "staleSync") {
-			in.Attention.Rows = append(in.Attention.Rows, []Cell{byName(t), {Text: st.Label, Status: st.Key}, text(ShortTime(t.Sync.LastSuccessAt)), text(p.Message), text(p.Fix)})
+			in.Attention.Rows = append(in.Attention.Rows, []Cell{byName(t), {Text: st.Label, Status: st.Key}, text(ShortTime(t.Sync.LastSuccessAt)), text(p.Message), text(p.Remediation)})
 		}
 	}
 	byCount := func(a, b countRow) int { return cmp.Compare(b.n, a.n) }

@@ -70,7 +70,7 @@ type OverviewRow struct {
 	T       domain.Tenant
 	Consent domain.Consent // effective
 	Status  Status
-	Problem *Problem
+	Problem *domain.Problem
 }
 
 // Totals are the counts at the top of the overview (over every tenant, not just the filtered).
@@ -245,7 +245,7 @@ func (o Overview) Table() Table {
 		}
 		prob, fix := "", ""
 		if r.Problem != nil {
-			prob, fix = r.Problem.Message, r.Problem.Fix
+			prob, fix = r.Problem.Message, r.Problem.Remediation
 		}
 		last := ShortTime(r.T.Sync.LastSuccessAt)
 		if r.T.Sync.State != "" && r.T.Sync.State != domain.SyncSucceeded {

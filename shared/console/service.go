@@ -67,7 +67,7 @@ type TenantPage struct {
 	T       domain.Tenant
 	Consent domain.Consent
 	Status  Status
-	Problem *Problem
+	Problem *domain.Problem
 	Query   TenantQuery
 	Table   Table
 	// NextSkip (no search) or NextPage (search) links to the following rows.
@@ -161,8 +161,8 @@ func filterRows(t *Table, search string) {
 func (s *Service) collection(ctx context.Context, pg *TenantPage, all bool) error {
 	c, _ := CollectionByName(pg.Query.Tab)
 	pg.Table = Table{Name: c.Name, Caption: c.Label, Columns: c.Columns, Empty: "No " + strings.ToLower(c.Label) + " synced yet."}
-	if cs, ok := pg.T.Collections[c.Name]; ok && !cs.Available && cs.Reason != "" {
-		pg.Table.Note = cs.Reason + " " + cs.Remediation
+	if cs, ok := pg.T.Collections[c.Name]; ok && !cs.Available && cs.Problem != nil {
+		pg.Table.Note = cs.Problem.Message + " " + cs.Problem.Remediation
 	}
 	if pg.Query.Search != "" {
 		pg.Table.Empty = "No " + strings.ToLower(c.Label) + " match “" + pg.Query.Search + "”."

@@ -26,16 +26,9 @@ var (
 // StaleAfter is when a last successful sync counts as stale.
 const StaleAfter = 48 * time.Hour
 
-// Problem is the one thing to act on for a tenant, with its fix.
-type Problem struct {
-	Code    string
-	Message string
-	Fix     string
-}
-
 // Assess gives a tenant's status and its most important problem: green synced, amber partial
 // or expiring (or waiting on the customer), red failed or no access, grey excluded.
-func Assess(t domain.Tenant, now time.Time) (Status, *Problem) {
+func Assess(t domain.Tenant, now time.Time) (Status, *domain.Problem) {
 	c := t.Consent.Effective(now)
 	p := problemOf(t, c, now)
 	switch {
@@ -56,8 +49,8 @@ func Assess(t domain.Tenant, now time.Time) (Status, *Problem) {
 	return statusOK, nil
 }
 
-func problemOf(t domain.Tenant, c domain.Consent, now time.Time) *Problem {
-	flag := func(code string) *domain.Flag {
+func problemOf(t domain.Tenant, c domain.Consent, now time.Time) *domain.Problem {
+	flag := func(code string) *domain.Problem {
 		for i := range t.Flags {
 			if t.Flags[i].Code == code {
 				return &t.Flags[i]
@@ -66,10 +59,10 @@ func problemOf(t domain.Tenant, c domain.Consent, now time.Time) *Problem {
 		return nil
 	}
 	if t.Missing {
-		return &Problem{"notFound", "Discovery no longer finds this tenant.", "Exclude it, or check the GDAP relationship and CSP customer list in Partner Center."}
+		return &domain.Problem{Code: "notFound", Message: "Discovery no longer finds this tenant.", Remediation: "Exclude it, or check the GDAP relationship and CSP customer list in Partner Center."}
 	}
 	if f := flag("relationshipEnded"); f != nil {
-		return &Problem{f.Code, f.Message, f.Remediation}
+		return &domain.Problem{Code: f.Code, Message: f.Message, Remediation: f.Remediation}
 	}
 	switch c.State {
 	case domain.ConsentNone:
@@ -77,34 +70,34 @@ func problemOf(t domain.Tenant, c domain.Consent, now time.Time) *Problem {
 		if t.Sync.Error != nil && t.Sync.Error.Remediation != "" {
 			fix = t.Sync.Error.Remediation
 		}
-		return &Problem{"noConsent", "tenantsync has no consent in this tenant.", fix}
+		return &domain.Problem{Code: "noConsent", Message: "tenantsync has no consent in this tenant.", Remediation: fix}
 	case domain.ConsentFailed:
-		return &Problem{"consentFailed", nonEmpty(c.Error, "Consent failed."), "Send a new admin-consent link, or grant consent through Partner Center."}
+		return &domain.Problem{Code: "consentFailed", Message: nonEmpty(c.Error, "Consent failed."), Remediation: "Send a new admin-consent link, or grant consent through Partner Center."}
 	case domain.ConsentExpired:
-		return &Problem{"consentExpired", c.Error, "Send a new admin-consent link."}
+		return &domain.Problem{Code: "consentExpired", Message: c.Error, Remediation: "Send a new admin-consent link."}
 	case domain.ConsentPending:
-		return &Problem{"consentPending", fmt.Sprintf("Waiting for %s to approve the admin-consent link (sent %s).", nonEmpty(c.PendingTo, "the customer's admin"), ShortTime(c.SentAt)),
-			"Nothing to do until the customer approves; send a new link if it got lost."}
+		return &domain.Problem{Code: "consentPending", Message: fmt.Sprintf("Waiting for %s to approve the admin-consent link (sent %s).", nonEmpty(c.PendingTo, "the customer's admin"), ShortTime(c.SentAt)),
+			Remediation: "Nothing to do until the customer approves; send a new link if it got lost."}
 	}
 	if e := t.Sync.Error; e != nil && e.Code != "" {
-		return &Problem{e.Code, e.Message, e.Remediation}
+		return &domain.Problem{Code: e.Code, Message: e.Message, Remediation: e.Remediation}
 	}
 	for _, code := range []string{"relationshipExpiring", "relationshipPending", "missingRoles"} {
 		// missingRoles only stops Partner Center consent; a consented tenant does not need it.
 		if f := flag(code); f != nil && (code != "missingRoles" || c.State != domain.ConsentConsented) {
-			return &Problem{f.Code, f.Message, f.Remediation}
+			return &domain.Problem{Code: f.Code, Message: f.Message, Remediation: f.Remediation}
 		}
 	}
 	for _, name := range sortedKeys(t.Collections) {
-		if cs := t.Collections[name]; !cs.Available && cs.Code != "" {
-			return &Problem{cs.Code, name + ": " + cs.Reason, cs.Remediation}
+		if cs := t.Collections[name]; !cs.Available && cs.Problem != nil {
+			return &domain.Problem{Code: cs.Problem.Code, Message: name + ": " + cs.Problem.Message, Remediation: cs.Problem.Remediation}
 		}
 	}
 	if t.Sync.State == domain.SyncNever && !t.Excluded {
-		return &Problem{"neverSynced", "Not synced yet.", "Sync now, or wait for the next scheduled fan-out."}
+		return &domain.Problem{Code: "neverSynced", Message: "Not synced yet.", Remediation: "Sync now, or wait for the next scheduled fan-out."}
 	}
 	if !t.Sync.LastSuccessAt.IsZero() && now.Sub(t.Sync.LastSuccessAt) > StaleAfter && !t.Excluded {
-		return &Problem{"staleSync", "Last successful sync was " + ShortTime(t.Sync.LastSuccessAt) + ".", "Check the TenantSync function's logs and the dead-letter queue; sync now."}
+		return &domain.Problem{Code: "staleSync", Message: "Last successful sync was " + ShortTime(t.Sync.LastSuccessAt) + ".", Remediation: "Check the TenantSync function's logs and the dead-letter queue; sync now."}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package crash
 
 import (
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"runtime/debug"
 
 	"github.com/tenantsync/tenantsync/shared/remedy"
@@ -23,8 +24,8 @@ func (e *Error) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // retryable: the same message would most likely panic again, so it is recorded and completed, and
 // the next scheduled sync tries again.
 func (e *Error) As(target any) bool {
-	if p, ok := target.(*remedy.Problem); ok {
-		*p = remedy.Problem{Code: remedy.CodeInternal, Message: "tenantsync stopped on an internal error (" + firstLine(e.Error()) + ")",
+	if p, ok := target.(*domain.Problem); ok {
+		*p = domain.Problem{Code: remedy.CodeInternal, Message: "tenantsync stopped on an internal error (" + firstLine(e.Error()) + ")",
 			Remediation: "A bug in tenantsync ended this sync; the stack is in the function logs for this run id. The next scheduled sync tries again; report the log line if it repeats."}
 		return true
 	}

@@ -196,7 +196,7 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 			continue
 		}
 		t.Missing, t.MissingAt = true, now
-		t.Flags = append(t.Flags, domain.Flag{Code: "notFound", Message: "Neither GDAP nor Partner Center lists this tenant any more.",
+		t.Flags = append(t.Flags, domain.Problem{Code: "notFound", Message: "Neither GDAP nor Partner Center lists this tenant any more.",
 			Remediation: "If the customer left, exclude the tenant; if not, check the GDAP relationship and the CSP relationship."})
 		if err := d.Store.SaveDiscovered(ctx, t); err != nil {
 			return nil, err
@@ -284,8 +284,8 @@ func better(a, b domain.Relationship) bool {
 	return a.EndDateTime.After(b.EndDateTime)
 }
 
-func flags(f *found, now time.Time) []domain.Flag {
-	out := []domain.Flag{}
+func flags(f *found, now time.Time) []domain.Problem {
+	out := []domain.Problem{}
 	if !f.hasRel {
 		return out // CSP only: no GDAP facts to check
 	}
@@ -294,21 +294,21 @@ func flags(f *found, now time.Time) []domain.Flag {
 	case "active":
 		if !r.EndDateTime.IsZero() && !r.AutoExtend && r.EndDateTime.Sub(now) < ExpiringWithin {
 			days := int(r.EndDateTime.Sub(now).Hours() / 24)
-			out = append(out, domain.Flag{Code: "relationshipExpiring",
+			out = append(out, domain.Problem{Code: "relationshipExpiring",
 				Message:     fmt.Sprintf("The GDAP relationship ends on %s (in %d days) and does not auto-extend.", r.EndDateTime.Format("2006-01-02"), days),
 				Remediation: "Ask the customer to approve a new GDAP relationship, or enable auto-extend (180 days) on this one in Partner Center."})
 		}
 		if !slices.Contains(r.Roles, RoleApplicationAdmin) && !slices.Contains(r.Roles, RoleCloudApplicationAdmin) {
-			out = append(out, domain.Flag{Code: "missingRoles",
+			out = append(out, domain.Problem{Code: "missingRoles",
 				Message:     "The GDAP relationship lacks Application Administrator and Cloud Application Administrator, so consent cannot be granted automatically through Partner Center.",
 				Remediation: "Add Cloud Application Administrator to the relationship (and its security group), or send the customer's admin the consent link."})
 		}
 	case "expired", "terminated", "terminationRequested", "terminating":
-		out = append(out, domain.Flag{Code: "relationshipEnded",
+		out = append(out, domain.Problem{Code: "relationshipEnded",
 			Message:     fmt.Sprintf("The GDAP relationship is %s.", r.Status),
 			Remediation: "Create a new GDAP relationship and have the customer approve it; syncing keeps working while tenantsync's own consent remains."})
 	default:
-		out = append(out, domain.Flag{Code: "relationshipPending",
+		out = append(out, domain.Problem{Code: "relationshipPending",
 			Message:     fmt.Sprintf("The GDAP relationship is %s, not active.", r.Status),
 			Remediation: "Have the customer's Global Administrator approve the GDAP relationship request."})
 	}

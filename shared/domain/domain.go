@@ -21,7 +21,7 @@ type Tenant struct {
 	Counts        Counts       `json:"counts"`
 	Excluded      bool         `json:"excluded"`
 	// Flags are discovery findings an MSP must act on (expiring relationship, missing roles, ...).
-	Flags []Flag `json:"flags"`
+	Flags []Problem `json:"flags"`
 	// Missing is set when discovery no longer finds the tenant (never deleted automatically).
 	Missing     bool                        `json:"missing,omitempty"`
 	MissingAt   time.Time                   `json:"missingSince,omitzero"`
@@ -79,8 +79,8 @@ type SyncStatus struct {
 	// StartedAt is when the running run started (only while it runs).
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	// QueuedAt is when the waiting run was queued (only while it is queued).
-	QueuedAt time.Time  `json:"queuedAt,omitzero"`
-	Error    *SyncError `json:"error,omitempty"`
+	QueuedAt time.Time `json:"queuedAt,omitzero"`
+	Error    *Problem  `json:"error,omitempty"`
 }
 
 // QueuedStaleAfter is how long a tenant may read "queued" before it reads abandoned: far longer
@@ -96,8 +96,8 @@ const CodeSyncNeverStarted = "SyncNeverStarted"
 const CodeRunAbandoned = "RunAbandoned"
 
 // abandoned is the problem shown for a run still marked running after timeout.
-func abandoned(runID string, startedAt time.Time, timeout time.Duration) *SyncError {
-	return &SyncError{Code: CodeRunAbandoned,
+func abandoned(runID string, startedAt time.Time, timeout time.Duration) *Problem {
+	return &Problem{Code: CodeRunAbandoned,
 		Message: fmt.Sprintf("Run %s started at %s and made no progress within the function timeout (%s): the worker was stopped (timeout, crash or restart) before it could record an outcome.",
 			runID, startedAt.UTC().Format("2006-01-02 15:04 UTC"), timeout),
 		Remediation: "Nothing to clean up: the next sync starts clean (or queue one now: POST /api/tenants/{id}/sync). If this tenant's runs keep being abandoned, see the function logs for the run id and raise functionTimeout in host.json."}
@@ -117,7 +117,7 @@ func (s SyncStatus) Effective(now time.Time, timeout time.Duration) SyncStatus {
 	}
 	if s.State == SyncQueued && !s.QueuedAt.IsZero() && now.Sub(s.QueuedAt) > QueuedStaleAfter {
 		s.State = SyncAbandoned
-		s.Error = &SyncError{Code: CodeSyncNeverStarted,
+		s.Error = &Problem{Code: CodeSyncNeverStarted,
 			Message: fmt.Sprintf("Run %s was queued at %s and no worker started it within %s: its message was lost, expired or dead-lettered before delivery, and no fan-out has queued the tenant since.",
 				s.LastRunID, s.QueuedAt.UTC().Format("2006-01-02 15:04 UTC"), QueuedStaleAfter),
 			Remediation: "Check that the TenantFanout timer runs (function logs) and the tenant-sync queue's dead-letter queue; queue a sync now with POST /api/tenants/{id}/sync."}
@@ -133,13 +133,6 @@ func (r Run) Effective(now time.Time, timeout time.Duration) Run {
 	return r
 }
 
-// SyncError is a failure with what to do about it.
-type SyncError struct {
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-	Remediation string `json:"remediation"`
-}
-
 // Counts are the synced collection sizes.
 type Counts struct {
 	Users         int `json:"users"`
@@ -148,24 +141,6 @@ type Counts struct {
 	Devices       int `json:"devices"`
 	Mailboxes     int `json:"mailboxes"`
 	Skus          int `json:"skus"`
-}
-
-// Flag is a discovery finding.
-type Flag struct {
-	Code        string `json:"code"` // relationshipExpiring, relationshipEnded, missingRoles, notFound
-	Message     string `json:"message"`
-	Remediation string `json:"remediation"`
-}
-
-// CollectionStatus says whether a collection could be synced and, if not, why.
-type CollectionStatus struct {
-	Available   bool   `json:"available"`
-	Code        string `json:"code,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Remediation string `json:"remediation,omitempty"`
-	// Skipped counts source rows the last run left out as unusable, SkipReason says which.
-	Skipped    int    `json:"skipped,omitempty"`
-	SkipReason string `json:"skipReason,omitempty"`
 }
 
 // Consent states.
@@ -205,7 +180,7 @@ type Run struct {
 	StartedAt     time.Time `json:"startedAt,omitzero"`
 	FinishedAt    time.Time `json:"finishedAt,omitzero"`
 	// Error is the run's problem, if any.
-	Error *SyncError `json:"error,omitempty"`
+	Error *Problem `json:"error,omitempty"`
 	// Collections are per-collection results: what was read and what Table Storage was asked to do.
 	Collections map[string]RunCollection `json:"collections,omitempty"`
 }
@@ -261,3 +236,11 @@ func (r SyncRequest) Validate() error {
 	}
 	return nil
 }
+
+// SyncError and Flag are the names Problem had before the types were one.
+//
+// Deprecated: use Problem.
+type (
+	SyncError = Problem
+	Flag      = Problem
+)

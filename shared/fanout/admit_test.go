@@ -13,7 +13,6 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/queue"
-	"github.com/tenantsync/tenantsync/shared/remedy"
 )
 
 const (
@@ -120,7 +119,7 @@ func TestOnDemandAndSendApplyTheWorkersRules(t *testing.T) {
 	now := time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)
 	for id, code := range map[string]string{excludedID: CodeTenantExcluded, pendingID: CodeNotConsented} {
 		_, _, err := OnDemand(table[id], ReasonManual, now)
-		var p remedy.Problem
+		var p domain.Problem
 		if !errors.As(err, &p) || p.Code != code {
 			t.Errorf("%s: %v, want the refusal %s", id, err, code)
 		}

@@ -42,9 +42,9 @@ const (
 // CheckRequest checks what a request carries: the tenant id in canonical (lower-case) form, the
 // form of every table key, so that an upper-case id cannot write a second partition the API never
 // shows; and a run id Table Storage accepts as a key.
-func CheckRequest(r domain.SyncRequest) *remedy.Problem {
+func CheckRequest(r domain.SyncRequest) *domain.Problem {
 	if !domain.IsCanonicalTenantID(r.TenantID) {
-		return &remedy.Problem{Code: CodeNonCanonicalTenantID,
+		return &domain.Problem{Code: CodeNonCanonicalTenantID,
 			Message:     fmt.Sprintf("the message's tenant id %q is not in canonical (lower-case) form, so it was not synced", r.TenantID),
 			Remediation: "Queue syncs through tenantsync (the fan-out, POST /api/tenants/{id}/sync or consent), which write lower-case tenant ids; a message sent by hand must use the lower-case id."}
 	}
@@ -53,7 +53,7 @@ func CheckRequest(r domain.SyncRequest) *remedy.Problem {
 		if len(id) > 64 {
 			id = id[:64] + "…"
 		}
-		return &remedy.Problem{Code: CodeInvalidRunID,
+		return &domain.Problem{Code: CodeInvalidRunID,
 			Message:     fmt.Sprintf("the message's run id %q is empty, longer than 128 characters or has characters other than letters, digits and . _ : -, so it was not synced", id),
 			Remediation: "Queue syncs through tenantsync (the fan-out, POST /api/tenants/{id}/sync or consent), which write valid run ids."}
 	}
@@ -61,13 +61,13 @@ func CheckRequest(r domain.SyncRequest) *remedy.Problem {
 }
 
 // CheckTenant says whether a known tenant may be synced at all: consented and not excluded.
-func CheckTenant(t domain.Tenant) *remedy.Problem {
+func CheckTenant(t domain.Tenant) *domain.Problem {
 	if t.Excluded {
-		return &remedy.Problem{Code: CodeTenantExcluded, Message: "the tenant is excluded from syncs, so it was not synced",
+		return &domain.Problem{Code: CodeTenantExcluded, Message: "the tenant is excluded from syncs, so it was not synced",
 			Remediation: "Include it again (PATCH /api/tenants/" + t.TenantID + ` {"excluded": false}) if it should be synced.`}
 	}
 	if t.Consent.State != domain.ConsentConsented {
-		return &remedy.Problem{Code: CodeNotConsented, Message: "tenantsync has no consent in this tenant (consent " + t.Consent.State + "), so it was not synced",
+		return &domain.Problem{Code: CodeNotConsented, Message: "tenantsync has no consent in this tenant (consent " + t.Consent.State + "), so it was not synced",
 			Remediation: "Grant consent first: Partner Center consent (POST /api/consent/cpv) or the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link)."}
 	}
 	return nil
@@ -87,7 +87,7 @@ type TenantReader interface {
 // consented and not excluded (CheckTenant). It returns the tenant row when the tenant is known, and
 // the refusal to record as a skipped run; an error only when the tenant could not be read (the
 // message is then retried).
-func Admit(ctx context.Context, tenants TenantReader, r domain.SyncRequest) (*domain.Tenant, *remedy.Problem, error) {
+func Admit(ctx context.Context, tenants TenantReader, r domain.SyncRequest) (*domain.Tenant, *domain.Problem, error) {
 	t, err := tenants.GetTenant(ctx, strings.ToLower(r.TenantID))
 	known := err == nil
 	switch {
@@ -103,7 +103,7 @@ func Admit(ctx context.Context, tenants TenantReader, r domain.SyncRequest) (*do
 		return tp, p, nil
 	}
 	if !known {
-		return nil, &remedy.Problem{Code: CodeUnknownTenant, Message: "tenant " + r.TenantID + " is not in the Tenants table, so it was not synced",
+		return nil, &domain.Problem{Code: CodeUnknownTenant, Message: "tenant " + r.TenantID + " is not in the Tenants table, so it was not synced",
 			Remediation: "Run discovery (POST /api/discovery) if it is a new customer; a message for a tenant tenantsync does not know is never synced."}, nil
 	}
 	return tp, CheckTenant(t), nil
@@ -140,7 +140,7 @@ func Plan(tenants []domain.Tenant, now time.Time, reason string, spread time.Dur
 }
 
 // OnDemand builds the message for a sync asked for now (reason manual or consent): its own run id,
-// delivered at once. A tenant the worker would refuse gives that refusal (a remedy.Problem) as the
+// delivered at once. A tenant the worker would refuse gives that refusal (a domain.Problem) as the
 // error, and nothing to send.
 func OnDemand(t domain.Tenant, reason string, now time.Time) (queue.Message, domain.SyncRequest, error) {
 	if p := CheckTenant(t); p != nil {

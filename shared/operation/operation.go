@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"log/slog"
 	"strings"
 	"time"
@@ -47,13 +48,6 @@ const (
 // abandoned.
 const StaleAfter = 2 * time.Hour
 
-// Error is an operation's failure: a stable code, the message and what to do.
-type Error struct {
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-	Remediation string `json:"remediation,omitempty"`
-}
-
 // Operation is one long-running request.
 type Operation struct {
 	ID          string          `json:"id"`
@@ -67,7 +61,7 @@ type Operation struct {
 	FinishedAt  time.Time       `json:"finishedAt,omitzero"`
 	Attempts    int             `json:"attempts,omitempty"`
 	Result      json.RawMessage `json:"result,omitempty"`
-	Error       *Error          `json:"error,omitempty"`
+	Error       *domain.Problem `json:"error,omitempty"`
 }
 
 // Done reports whether the operation has finished.
@@ -85,13 +79,6 @@ var ErrNotFound = errors.New("operation not found")
 
 // Runner does one kind of operation and returns its result (JSON-encoded into Result).
 type Runner func(ctx context.Context, op Operation) (any, error)
-
-// Problem lets a runner's error carry a code and remediation (consent.Problem implements it).
-type Problem interface {
-	error
-	ProblemCode() string
-	ProblemRemediation() string
-}
 
 // Service starts and runs operations.
 type Service struct {
@@ -125,7 +112,7 @@ func (s *Service) Start(ctx context.Context, op Operation) (Operation, error) {
 	body, _ := json.Marshal(message{OperationID: op.ID})
 	if err := s.Queue.Send(ctx, []queue.Message{{ID: op.ID, Body: body, ContentType: "application/json", Subject: op.Kind}}); err != nil {
 		op.State, op.FinishedAt = StateFailed, s.now()
-		op.Error = &Error{Code: "QueueUnavailable", Message: "the operation could not be queued: " + err.Error(), Remediation: "Try again; if it persists, check the Service Bus namespace."}
+		op.Error = &domain.Problem{Code: "QueueUnavailable", Message: "the operation could not be queued: " + err.Error(), Remediation: "Try again; if it persists, check the Service Bus namespace."}
 		_ = s.Store.PutOperation(context.WithoutCancel(ctx), op)
 		return op, fmt.Errorf("queueing the operation: %w", err)
 	}
@@ -164,7 +151,7 @@ func (s *Service) Run(ctx context.Context, id string, runners map[string]Runner)
 	}
 	run := runners[op.Kind]
 	if run == nil {
-		return s.finish(ctx, op, nil, &Error{Code: "UnknownOperation", Message: "no runner for operation kind " + op.Kind})
+		return s.finish(ctx, op, nil, &domain.Problem{Code: "UnknownOperation", Message: "no runner for operation kind " + op.Kind})
 	}
 	op.State, op.StartedAt, op.Attempts = StateRunning, s.now(), op.Attempts+1
 	if err := s.Store.PutOperation(ctx, op); err != nil {
@@ -172,10 +159,10 @@ func (s *Service) Run(ctx context.Context, id string, runners map[string]Runner)
 	}
 	res, err := run(ctx, op)
 	if err != nil {
-		e := &Error{Code: "OperationFailed", Message: err.Error()}
-		var p Problem
-		if errors.As(err, &p) {
-			e.Code, e.Remediation = p.ProblemCode(), p.ProblemRemediation()
+		e := &domain.Problem{Code: "OperationFailed", Message: err.Error()}
+		var p *domain.Problem
+		if errors.As(err, &p) && p != nil {
+			e = &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
 		}
 		if s.Log != nil {
 			s.Log.Warn("operation failed", "operationId", op.ID, "kind", op.Kind, "code", e.Code, "error", err.Error())
@@ -185,7 +172,7 @@ func (s *Service) Run(ctx context.Context, id string, runners map[string]Runner)
 	return s.finish(ctx, op, res, nil)
 }
 
-func (s *Service) finish(ctx context.Context, op Operation, res any, e *Error) (Operation, error) {
+func (s *Service) finish(ctx context.Context, op Operation, res any, e *domain.Problem) (Operation, error) {
 	op.FinishedAt, op.Error, op.State = s.now(), e, StateSucceeded
 	if e != nil {
 		op.State = StateFailed
@@ -214,7 +201,7 @@ func View(op Operation, now time.Time) Operation {
 	if now.Sub(since) > StaleAfter {
 		was := op.State
 		op.State = StateFailed
-		op.Error = &Error{Code: "OperationAbandoned", Message: fmt.Sprintf("the operation was %s for more than %s without finishing", was, StaleAfter),
+		op.Error = &domain.Problem{Code: "OperationAbandoned", Message: fmt.Sprintf("the operation was %s for more than %s without finishing", was, StaleAfter),
 			Remediation: "Start it again; if it keeps stopping, check the " + QueueName + " dead-letter queue and the function logs."}
 	}
 	return op

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"strings"
 	"sync"
@@ -42,11 +43,9 @@ func (m *memStore) GetOperation(_ context.Context, id string) (Operation, error)
 	return op, nil
 }
 
-type problem struct{}
-
-func (problem) Error() string              { return "partner account not connected" }
-func (problem) ProblemCode() string        { return "PartnerNotConnected" }
-func (problem) ProblemRemediation() string { return "Connect the partner account (/api/connect)." }
+// notConnected is a runner's classified failure.
+var notConnected = &domain.Problem{Code: "PartnerNotConnected", Message: "partner account not connected",
+	Remediation: "Connect the partner account (/api/connect)."}
 
 func TestStartQueuesOneMessageNamingTheOperation(t *testing.T) {
 	st, q := &memStore{}, &testkit.Queue{}
@@ -96,7 +95,7 @@ func TestRunRecordsOutcomeAndRunsOnce(t *testing.T) {
 		KindDiscovery: func(context.Context, Operation) (any, error) { calls++; return map[string]int{"found": 13}, nil },
 		KindConsentCPV: func(_ context.Context, op Operation) (any, error) {
 			calls++
-			return map[string]any{"results": []string{}}, problem{}
+			return map[string]any{"results": []string{}}, notConnected
 		},
 	}
 	ok, _ := s.Start(ctx, Operation{Kind: KindDiscovery})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/identity"
 	"net/url"
 
@@ -32,7 +33,7 @@ func single(q url.Values, name string) (string, bool) {
 // (?error=&error_description=) is then recorded on the partner record; a code is redeemed (PKCE
 // verifier from the state's nonce) and the tokens checked: partner tenant, MFA, refresh token.
 // Only then is the refresh token written to Key Vault and the record updated. Rejections are
-// *Error values with a message safe to show; anything else is an internal failure.
+// *domain.Problem values with a message safe to show; anything else is an internal failure.
 func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConnection, error) {
 	if err := s.configured(); err != nil {
 		return store.PartnerConnection{}, err
@@ -42,7 +43,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConn
 	entraErr, ok3 := single(q, "error")
 	desc, ok4 := single(q, "error_description")
 	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return store.PartnerConnection{}, &Error{Code: "MalformedCallback", Remediation: fixStartAgain,
+		return store.PartnerConnection{}, &domain.Problem{Code: "MalformedCallback", Remediation: fixStartAgain,
 			Message: "The sign-in response was refused: it repeats a parameter (state, code or error)."}
 	}
 	claims, err := s.o.Signer.Verify(state, oauthstate.PurposeConnect)
@@ -51,7 +52,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConn
 		return store.PartnerConnection{}, stateRejection(err)
 	}
 	if entraErr == "" && code == "" {
-		return store.PartnerConnection{}, &Error{Code: "MissingCode", Remediation: fixStartAgain,
+		return store.PartnerConnection{}, &domain.Problem{Code: "MissingCode", Remediation: fixStartAgain,
 			Message: "The sign-in response carries neither an authorization code nor an error."}
 	}
 	if err := s.ensure(ctx); err != nil {
@@ -114,14 +115,14 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (store.PartnerConn
 }
 
 // redemptionRejection explains a code Entra would not redeem.
-func redemptionRejection(err error) *Error {
+func redemptionRejection(err error) *domain.Problem {
 	var ee *EntraError
 	if !errors.As(err, &ee) {
-		return &Error{Code: "TokenEndpointUnavailable", cause: err, Remediation: fixStartAgain,
+		return &domain.Problem{Code: "TokenEndpointUnavailable", Kind: err, Remediation: fixStartAgain,
 			Message: "The sign-in could not be completed: Entra ID's token endpoint could not be reached. Nothing was stored."}
 	}
 	p := remedy.Classify(ee)
-	e := &Error{Code: p.Code, Message: "Entra ID refused to redeem the sign-in: " + withoutCode(p) + " Nothing was stored.", Remediation: p.Remediation, cause: err}
+	e := &domain.Problem{Code: p.Code, Message: "Entra ID refused to redeem the sign-in: " + withoutCode(p) + " Nothing was stored.", Remediation: p.Remediation, Kind: err}
 	if fix, ok := signInFixes[p.Code]; ok {
 		e.Remediation = fix
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"slices"
 	"strings"
 	"time"
@@ -68,10 +69,10 @@ type signedIn struct {
 // checkSignIn applies the connect rules to a fresh authorization-code redemption: the tokens
 // belong to the partner tenant, the sign-in included MFA, a refresh token came back, and the
 // id_token (when present) was issued by the partner tenant's authority to this app. Every
-// rejection is an *Error whose message is safe to show.
-func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (signedIn, *Error) {
-	reject := func(code, msg, fix string) (signedIn, *Error) {
-		return signedIn{}, &Error{Code: code, Message: msg + " Nothing was stored.", Remediation: fix}
+// rejection is an *domain.Problem whose message is safe to show.
+func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (signedIn, *domain.Problem) {
+	reject := func(code, msg, fix string) (signedIn, *domain.Problem) {
+		return signedIn{}, &domain.Problem{Code: code, Message: msg + " Nothing was stored.", Remediation: fix}
 	}
 	at, err := decodeJWT(tr.AccessToken)
 	if err != nil {
@@ -84,7 +85,7 @@ func (s *Service) checkSignIn(tr *tokenResponse, now time.Time) (signedIn, *Erro
 		}
 	}
 	partner := strings.ToLower(s.o.PartnerTenantID)
-	wrongTenant := func() (signedIn, *Error) {
+	wrongTenant := func() (signedIn, *domain.Problem) {
 		return reject("WrongTenant", "The account signed in to another tenant, not the partner tenant.",
 			"Sign in with the partner tenant's MFA-protected service account (not a customer tenant's account).")
 	}

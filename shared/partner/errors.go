@@ -3,6 +3,7 @@ package partner
 import (
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"regexp"
 	"strings"
 
@@ -10,33 +11,9 @@ import (
 	"github.com/tenantsync/tenantsync/shared/remedy"
 )
 
-// Error is a failure the service explains: a stable code, a message that is safe to show to
-// whoever is at the browser (no tokens, no internals) and the fix. remedy.Classify reads it as
-// the Problem it describes; errors.Is reaches the cause (ErrNotConnected, oauthstate errors).
-type Error struct {
-	Code        string
-	Message     string
-	Remediation string
-	cause       error
-}
-
-func (e *Error) Error() string {
-	if e.Remediation == "" {
-		return e.Code + ": " + e.Message
-	}
-	return e.Code + ": " + e.Message + " Fix: " + e.Remediation
-}
-
-func (e *Error) Unwrap() error { return e.cause }
-
-// As lets remedy.Classify (errors.As into a remedy.Problem) see the classification.
-func (e *Error) As(target any) bool {
-	if p, ok := target.(*remedy.Problem); ok {
-		*p = remedy.Problem{Code: e.Code, Message: e.Message, Remediation: e.Remediation}
-		return true
-	}
-	return false
-}
+// Failures are *domain.Problem: a stable code, a message that is safe to show to whoever is at
+// the browser (no tokens, no internals) and the fix; errors.Is reaches the cause (Kind:
+// ErrNotConnected, oauthstate errors).
 
 // ErrNotConnected is the cause of every failure that needs the partner account reconnected
 // (no refresh token, or Entra refused it: AADSTS700082 / 50173 / 70043 ...).
@@ -66,34 +43,34 @@ var reconnectCodes = map[string]string{
 }
 
 // notConnected is the failure for a missing refresh token.
-func notConnected() *Error {
-	return &Error{Code: CodeNotConnected, Message: "partner account not connected: no refresh token is stored.",
-		Remediation: "Connect the partner account: " + reconnect + " with the MFA-protected service account.", cause: ErrNotConnected}
+func notConnected() *domain.Problem {
+	return &domain.Problem{Code: CodeNotConnected, Message: "partner account not connected: no refresh token is stored.",
+		Remediation: "Connect the partner account: " + reconnect + " with the MFA-protected service account.", Kind: ErrNotConnected}
 }
 
 // refreshFailure classifies a failed refresh-token redemption; needsReconnect says whether the
 // stored refresh token is dead.
-func refreshFailure(err error) (e *Error, needsReconnect bool) {
-	var pe *Error
+func refreshFailure(err error) (e *domain.Problem, needsReconnect bool) {
+	var pe *domain.Problem
 	if errors.As(err, &pe) {
 		return pe, errors.Is(pe, ErrNotConnected)
 	}
 	p := remedy.Classify(err)
 	if fix, ok := reconnectCodes[p.Code]; ok {
-		return &Error{Code: p.Code, Message: "partner account not connected: " + withoutCode(p), Remediation: fix,
-			cause: errors.Join(ErrNotConnected, err)}, true
+		return &domain.Problem{Code: p.Code, Message: "partner account not connected: " + withoutCode(p), Remediation: fix,
+			Kind: errors.Join(ErrNotConnected, err)}, true
 	}
-	return &Error{Code: p.Code, Message: p.Message, Remediation: p.Remediation, cause: err}, false
+	return &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation, Kind: err}, false
 }
 
 // withoutCode is p's message without the "AADSTSnnnn: " it starts with (the code is shown apart).
-func withoutCode(p remedy.Problem) string {
+func withoutCode(p domain.Problem) string {
 	return strings.TrimPrefix(p.Message, p.Code+": ")
 }
 
 // stateRejection explains why a callback's state was refused.
-func stateRejection(err error) *Error {
-	e := &Error{Remediation: fixStartAgain, cause: err}
+func stateRejection(err error) *domain.Problem {
+	e := &domain.Problem{Remediation: fixStartAgain, Kind: err}
 	switch {
 	case errors.Is(err, oauthstate.ErrSignature):
 		e.Code, e.Message = "StateForged", "The sign-in response was refused: its state was not signed by tenantsync (forged or altered)."
@@ -140,12 +117,12 @@ var signInFixes = map[string]string{
 }
 
 // entraCallbackError classifies ?error=&error_description= from the authorize redirect.
-func entraCallbackError(code, desc string) *Error {
+func entraCallbackError(code, desc string) *domain.Problem {
 	if !oauthErrorRe.MatchString(code) {
 		code = "invalid_request"
 	}
 	desc = clean(desc, 500)
-	e := &Error{Code: code, cause: fmt.Errorf("entra sign-in error %s", code)}
+	e := &domain.Problem{Code: code, Kind: fmt.Errorf("entra sign-in error %s", code)}
 	p := remedy.Classify(errors.New(desc))
 	if strings.HasPrefix(p.Code, "AADSTS") {
 		e.Code, e.Message, e.Remediation = p.Code, "Entra ID refused the sign-in: "+withoutCode(p), p.Remediation

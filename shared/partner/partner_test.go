@@ -3,6 +3,7 @@ package partner_test
 import (
 	"context"
 	"errors"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"net/url"
 	"slices"
 	"strings"
@@ -208,7 +209,7 @@ func TestCallbackRejectsBadStates(t *testing.T) {
 	for _, c := range cases {
 		n := h.redeems.token.Load()
 		rec, err := h.callback(c.query)
-		var pe *partner.Error
+		var pe *domain.Problem
 		if !errors.As(err, &pe) || pe.Code != c.code || !strings.Contains(pe.Message, c.words) || pe.Remediation == "" ||
 			(c.cause != nil && !errors.Is(err, c.cause)) || rec.Connected {
 			t.Errorf("%s: got %v (record %+v), want %s mentioning %q", c.name, err, rec, c.code, c.words)
@@ -221,7 +222,7 @@ func TestCallbackRejectsBadStates(t *testing.T) {
 	h.clock.Advance(partner.StateTTL + time.Second)
 	n := h.redeems.token.Load()
 	_, err := h.callback(late)
-	var pe *partner.Error
+	var pe *domain.Problem
 	if !errors.As(err, &pe) || pe.Code != "StateExpired" || !errors.Is(err, oauthstate.ErrExpired) || !strings.Contains(pe.Message, "expired") {
 		t.Errorf("expired: %v", err)
 	}
@@ -281,7 +282,7 @@ func TestCallbackRejectsSignInWithoutMFA(t *testing.T) {
 		back := h.authorize(h.connectURL(), c.upn, c.extra)
 		n := h.redeems.token.Load()
 		rec, err := h.callback(back)
-		var pe *partner.Error
+		var pe *domain.Problem
 		if !errors.As(err, &pe) || pe.Code != "MFARequired" || !strings.Contains(pe.Message, "multi-factor") ||
 			!strings.Contains(pe.Message, "Nothing was stored") || rec.Connected {
 			t.Errorf("%s without MFA: %v", c.upn, err)
@@ -314,7 +315,7 @@ func TestCallbackRejectsCodeFromAnotherTenant(t *testing.T) {
 	}
 	n := h.redeems.token.Load()
 	rec, err := h.callback(back)
-	var pe *partner.Error
+	var pe *domain.Problem
 	if !errors.As(err, &pe) || pe.Code != "WrongTenant" || !strings.Contains(pe.Message, "not the partner tenant") || rec.Connected {
 		t.Errorf("code from a customer tenant: %v", err)
 	}
@@ -329,7 +330,7 @@ func TestCallbackRecordsEntraError(t *testing.T) {
 	// A literal access_denied, as Entra sends when the user cancels.
 	state := mustQuery(t, h.connectURL()).Get("state")
 	_, err := h.callback(url.Values{"error": {"access_denied"}, "error_description": {"AADSTS65004: User declined to consent to access the app.\r\nTrace ID: x"}, "state": {state}})
-	var pe *partner.Error
+	var pe *domain.Problem
 	if !errors.As(err, &pe) || pe.Code != "AADSTS65004" || !strings.Contains(pe.Message, "declined") || !strings.Contains(pe.Remediation, "/api/connect") {
 		t.Fatalf("access_denied: %v", err)
 	}
@@ -434,7 +435,7 @@ func TestRefreshFailuresAskToReconnect(t *testing.T) {
 
 func checkReconnect(t *testing.T, err error, code string) {
 	t.Helper()
-	var pe *partner.Error
+	var pe *domain.Problem
 	if !errors.As(err, &pe) || pe.Code != code || !errors.Is(err, partner.ErrNotConnected) ||
 		!strings.Contains(err.Error(), "reconnect the partner account") || !strings.Contains(err.Error(), "partner account not connected") {
 		t.Errorf("want %s asking to reconnect the partner account, got %v", code, err)

@@ -19,7 +19,7 @@ const refreshMargin = 5 * time.Minute
 // Token returns a delegated access token for scope (e.g. Endpoints.PartnerCenterScope()) from the
 // stored refresh token, cached per scope until shortly before it expires. Every redemption
 // stores the rotated refresh token. A refresh token Entra refuses for good (AADSTS700082, 50173,
-// 70043 ...) or a missing one marks the connection not connected; the error is an *Error whose
+// 70043 ...) or a missing one marks the connection not connected; the error is an *domain.Problem whose
 // remediation says to reconnect the partner account (/api/connect), with ErrNotConnected as cause.
 func (s *Service) Token(ctx context.Context, scope string) (string, error) {
 	scope = strings.TrimSpace(scope)
@@ -150,7 +150,7 @@ func (s *Service) succeeded(ctx context.Context) {
 
 // fail classifies a redemption failure, records it on the partner record (marking the connection
 // not connected when only a new sign-in helps, and dropping cached tokens then) and returns the
-// classified *Error.
+// classified *domain.Problem.
 func (s *Service) fail(ctx context.Context, err error) error {
 	e, reconnect := refreshFailure(err)
 	if reconnect {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"net"
 	"net/http"
 	"regexp"
@@ -18,16 +19,10 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 )
 
-// Problem is a classified failure.
-type Problem struct {
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-	Remediation string `json:"remediation"`
-	// Retryable: a later attempt may succeed without anyone changing anything.
-	Retryable bool `json:"-"`
-}
-
-func (p Problem) Error() string { return p.Code + ": " + p.Message }
+// Problem is domain.Problem, the one problem type.
+//
+// Deprecated: use domain.Problem.
+type Problem = domain.Problem
 
 type fix struct {
 	remediation string
@@ -99,6 +94,11 @@ var aadstsRe = regexp.MustCompile(`AADSTS(\d{5,7})`)
 func Classify(err error) Problem {
 	if err == nil {
 		return Problem{}
+	}
+	// Problems pass through as they are, returned by pointer or by value.
+	var pp *Problem
+	if errors.As(err, &pp) && pp != nil {
+		return *pp
 	}
 	var p Problem
 	if errors.As(err, &p) {

@@ -178,7 +178,7 @@ func (s *Store) ListRuns(ctx context.Context, tenantID string) ([]domain.Run, er
 				DeliveryCount: int(e.DeliveryCount), QueuedAt: fromEDM(e.QueuedAt), StartedAt: fromEDM(e.StartedAt), FinishedAt: fromEDM(e.FinishedAt),
 			}
 			if e.ErrorCode != "" {
-				run.Error = &domain.SyncError{Code: e.ErrorCode, Message: e.ErrorMessage, Remediation: e.Remediation}
+				run.Error = &domain.Problem{Code: e.ErrorCode, Message: e.ErrorMessage, Remediation: e.Remediation}
 			}
 			if e.Collections != "" {
 				if err := json.Unmarshal([]byte(e.Collections), &run.Collections); err != nil {

@@ -59,7 +59,7 @@ func discoveredProps(t domain.Tenant) map[string]any {
 	}
 	flags := t.Flags
 	if flags == nil {
-		flags = []domain.Flag{}
+		flags = []domain.Problem{}
 	}
 	return map[string]any{
 		"DisplayName": t.DisplayName, "DefaultDomain": t.DefaultDomain, "Sources": jsonString(sources),
@@ -194,7 +194,7 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 		Consent: domain.Consent{State: s("ConsentState"), Method: s("ConsentMethod"), UpdatedAt: tm("ConsentUpdatedAt"), Error: s("ConsentError"),
 			PendingTo: s("ConsentPendingTo"), SentAt: tm("ConsentSentAt"), RequestedBy: s("ConsentRequestedBy"), ExpiresAt: tm("ConsentExpiresAt")},
 		Sync:    domain.SyncStatus{State: s("SyncState"), LastRunID: s("LastRunID"), LastSuccessAt: tm("LastSuccessAt"), StartedAt: tm("SyncStartedAt")},
-		Missing: b("Missing"), MissingAt: tm("MissingAt"), Sources: []string{}, Flags: []domain.Flag{},
+		Missing: b("Missing"), MissingAt: tm("MissingAt"), Sources: []string{}, Flags: []domain.Problem{},
 	}
 	if t.Sync.State == domain.SyncQueued {
 		t.Sync.QueuedAt = tm("SyncQueuedAt") // shown only while queued
@@ -207,7 +207,7 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 		t.Sync.State = domain.SyncNever
 	}
 	if code := s("ErrorCode"); code != "" {
-		t.Sync.Error = &domain.SyncError{Code: code, Message: s("ErrorMessage"), Remediation: s("Remediation")}
+		t.Sync.Error = &domain.Problem{Code: code, Message: s("ErrorMessage"), Remediation: s("Remediation")}
 	}
 	t.Relationship.AccessChecked = b("RelAccessChecked")
 	for k, into := range map[string]any{"Sources": &t.Sources, "RelRoles": &t.Relationship.Roles, "RelAssignedRoles": &t.Relationship.AssignedRoles, "Flags": &t.Flags, "Counts": &t.Counts, "Collections": &t.Collections} {

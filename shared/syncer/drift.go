@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,7 +25,7 @@ const CodeReconsentNeeded = "ReconsentNeeded"
 // roles allow (e.Roles), then checked with a new token; what is still missing is the returned
 // problem, so the run syncs what it can and ends partial. Token failures are left to the sync
 // itself, which reports them.
-func (e *Engine) checkDrift(ctx context.Context, tenantID string, log *slog.Logger) *remedy.Problem {
+func (e *Engine) checkDrift(ctx context.Context, tenantID string, log *slog.Logger) *domain.Problem {
 	cred, err := e.Credentials.For(tenantID)
 	if err != nil {
 		return nil
@@ -48,7 +49,7 @@ func (e *Engine) checkDrift(ctx context.Context, tenantID string, log *slog.Logg
 			}
 		}
 	}
-	return &remedy.Problem{Code: CodeReconsentNeeded, Message: "re-consent needed: missing " + names(missing),
+	return &domain.Problem{Code: CodeReconsentNeeded, Message: "re-consent needed: missing " + names(missing),
 		Remediation: "Add Privileged Role Administrator to the access assignment of the tenant's GDAP relationship and run consent again (POST /api/consent/cpv), or send the admin-consent link (POST /api/tenants/" + tenantID + "/consent-link)."}
 }
 
@@ -62,7 +63,7 @@ func names(ps []appperms.Permission) string {
 
 // withDrift turns the collections Graph refused (403) into unavailable ones naming the missing
 // permissions, and adds a "permissions" outcome carrying the problem: the run is partial, not failed.
-func withDrift(outcomes []Outcome, p *remedy.Problem) []Outcome {
+func withDrift(outcomes []Outcome, p *domain.Problem) []Outcome {
 	for i, o := range outcomes {
 		if _, _, status, ok := odata(o.Err); ok && status == http.StatusForbidden {
 			outcomes[i].Err, outcomes[i].Unavailable = nil, p

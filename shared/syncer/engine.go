@@ -67,7 +67,7 @@ type Outcome struct {
 	Full       bool
 	// Unavailable is set when the tenant cannot provide the collection (no Intune, no premium,
 	// concealed reports): not an error, the rest still syncs.
-	Unavailable *remedy.Problem
+	Unavailable *domain.Problem
 	Err         error
 	// Skipped counts source rows left out as unusable (mailbox report rows without a real name).
 	Skipped    int
@@ -78,7 +78,7 @@ type Outcome struct {
 type Result struct {
 	Run      domain.Run
 	Outcomes []Outcome
-	Problem  *remedy.Problem
+	Problem  *domain.Problem
 }
 
 // Sync runs a full or delta sync of req.TenantID. It returns an error only when a later attempt may
@@ -118,7 +118,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}
 	res.Outcomes = outcomes
 	state := domain.SyncSucceeded
-	var problem *remedy.Problem
+	var problem *domain.Problem
 	switch {
 	case err != nil:
 		p := remedy.Classify(err)
@@ -139,7 +139,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}
 	run.State, run.FinishedAt = state, e.now()
 	if problem != nil {
-		run.Error = &domain.SyncError{Code: problem.Code, Message: problem.Message, Remediation: problem.Remediation}
+		run.Error = &domain.Problem{Code: problem.Code, Message: problem.Message, Remediation: problem.Remediation}
 	}
 	run.Collections = map[string]domain.RunCollection{}
 	for _, o := range outcomes {
@@ -171,10 +171,10 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	for _, o := range outcomes {
 		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil, Skipped: o.Skipped, SkipReason: o.SkipReason}
 		if p := o.Unavailable; p != nil {
-			cs.Code, cs.Reason, cs.Remediation = p.Code, p.Message, p.Remediation
+			cs.Problem = &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
 		} else if o.Err != nil {
 			p := remedy.Classify(o.Err)
-			cs.Code, cs.Reason, cs.Remediation = p.Code, p.Message, p.Remediation
+			cs.Problem = &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
 		}
 		tr.Collections[o.Collection] = cs
 	}
@@ -206,7 +206,7 @@ func (e *Engine) crashed(ctx context.Context, run domain.Run, ce *crash.Error, l
 	log.Error("sync panicked", "panic", fmt.Sprint(ce.Value), "stack", string(ce.Stack))
 	p := remedy.Classify(ce)
 	run.State, run.FinishedAt = domain.SyncFailed, e.now()
-	run.Error = &domain.SyncError{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
+	run.Error = &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
 	if err := e.Store.PutRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("record run end after a panic: %w", err)
 	}
@@ -429,7 +429,7 @@ func (e *Engine) delta(ctx context.Context, tenantID, coll string, fetch func(co
 
 // full syncs a collection that has no delta query: every row each run, unseen rows removed.
 // unavailable recognises the errors that mean "this tenant cannot provide it".
-func (e *Engine) full(ctx context.Context, tenantID, coll string, fetch func(context.Context, deltaSink) error, unavailable func(error) *remedy.Problem) Outcome {
+func (e *Engine) full(ctx context.Context, tenantID, coll string, fetch func(context.Context, deltaSink) error, unavailable func(error) *domain.Problem) Outcome {
 	o := Outcome{Collection: coll, Full: true}
 	w := e.Store.Collection(tables[coll], tenantID)
 	if err := w.Load(ctx); err != nil {
@@ -487,7 +487,7 @@ func (e *Engine) licences(ctx context.Context, tenantID string, ov *overview) Ou
 			}
 		}
 		return nil
-	}, func(error) *remedy.Problem { return nil })
+	}, func(error) *domain.Problem { return nil })
 }
 
 func intv(p *int32) int {
@@ -502,7 +502,7 @@ func intv(p *int32) int {
 func (e *Engine) security(ctx context.Context, tenantID string, mc mfaClients) (Outcome, mfaOutcome) {
 	var mfa mfaOutcome
 	signIn, signErr := signIns(ctx, mc.client, mc.adapter)
-	var premium *remedy.Problem
+	var premium *domain.Problem
 	if signErr != nil {
 		if premium = premiumUnavailable(signErr); premium == nil {
 			return Outcome{Collection: CollUserSecurity, Err: signErr}, mfa
@@ -523,7 +523,7 @@ func (e *Engine) security(ctx context.Context, tenantID string, mc mfaClients) (
 			return err
 		}
 		return signInsOnly(ctx, signIn, s)
-	}, func(err error) *remedy.Problem {
+	}, func(err error) *domain.Problem {
 		if errors.Is(err, remedy.MFAStateUnavailable) {
 			p := remedy.MFAStateUnavailable
 			return &p
@@ -567,7 +567,7 @@ func needsResync(err error) bool {
 	return ok && (status == http.StatusGone || strings.EqualFold(code, "syncStateNotFound") || strings.EqualFold(code, "resyncRequired"))
 }
 
-func intuneUnavailable(err error) *remedy.Problem {
+func intuneUnavailable(err error) *domain.Problem {
 	code, msg, status, ok := odata(err)
 	if ok && (status == http.StatusForbidden || status == http.StatusBadRequest) && code != "Authorization_RequestDenied" &&
 		(strings.Contains(strings.ToLower(msg), "intune") || strings.Contains(strings.ToLower(msg), "licen")) {
@@ -577,7 +577,7 @@ func intuneUnavailable(err error) *remedy.Problem {
 	return nil
 }
 
-func premiumUnavailable(err error) *remedy.Problem {
+func premiumUnavailable(err error) *domain.Problem {
 	if code, _, _, ok := odata(err); ok && code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant" {
 		p := remedy.PremiumRequired
 		return &p
@@ -585,7 +585,7 @@ func premiumUnavailable(err error) *remedy.Problem {
 	return nil
 }
 
-func concealedUnavailable(err error) *remedy.Problem {
+func concealedUnavailable(err error) *domain.Problem {
 	if errors.Is(err, errConcealed) {
 		p := remedy.ReportsConcealed
 		return &p

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/fanout"
-	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -60,7 +59,7 @@ func (e *Engine) Handle(ctx context.Context, body []byte, d Delivery) (*Result, 
 // skip records a refused message as a skipped run in the canonical tenant's partition. A run id
 // Table Storage cannot take as a key is replaced by one derived from it. The tenant row changes
 // only when it is waiting for exactly this run, so a stray message cannot hide a real run's state.
-func (e *Engine) skip(ctx context.Context, req domain.SyncRequest, t *domain.Tenant, p remedy.Problem, d Delivery) (*Result, error) {
+func (e *Engine) skip(ctx context.Context, req domain.SyncRequest, t *domain.Tenant, p domain.Problem, d Delivery) (*Result, error) {
 	tenantID := strings.ToLower(req.TenantID)
 	runID := req.RunID
 	if !domain.IsRunID(runID) {
@@ -70,7 +69,7 @@ func (e *Engine) skip(ctx context.Context, req domain.SyncRequest, t *domain.Ten
 	now := e.now()
 	run := domain.Run{TenantID: tenantID, RunID: runID, Reason: printable(req.Reason, 32), State: domain.SyncSkipped,
 		MessageID: printable(d.MessageID, 128), DeliveryCount: d.DeliveryCount, QueuedAt: req.QueuedAt, StartedAt: now, FinishedAt: now,
-		Error: &domain.SyncError{Code: p.Code, Message: p.Message, Remediation: p.Remediation}}
+		Error: &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation}}
 	e.log().Warn("sync message skipped", "tenantId", tenantID, "runId", runID, "code", p.Code, "reason", p.Message, "messageId", run.MessageID)
 	if err := e.Store.PutRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("record skipped run: %w", err)

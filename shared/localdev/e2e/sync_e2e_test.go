@@ -528,9 +528,9 @@ func checkSynced(t *testing.T, s *stack, id string, unavailable map[string]strin
 		switch {
 		case !ok:
 			t.Errorf("collections.%s missing: %+v", c, tn.Collections)
-		case unav && (cs.Available || cs.Code != code || cs.Reason == "" || cs.Remediation == ""):
+		case unav && (cs.Available || cs.Code() != code || cs.Reason() == "" || cs.Remediation() == ""):
 			t.Errorf("collections.%s = %+v, want unavailable %s with reason and remediation", c, cs, code)
-		case !unav && (!cs.Available || cs.Code != ""):
+		case !unav && (!cs.Available || cs.Code() != ""):
 			t.Errorf("collections.%s = %+v, want available", c, cs)
 		}
 	}
@@ -574,7 +574,7 @@ func checkSynced(t *testing.T, s *stack, id string, unavailable map[string]strin
 }
 
 func hasFlag(tn domain.Tenant, code string) bool {
-	return slices.ContainsFunc(tn.Flags, func(f domain.Flag) bool { return f.Code == code && f.Message != "" && f.Remediation != "" })
+	return slices.ContainsFunc(tn.Flags, func(f domain.Problem) bool { return f.Code == code && f.Message != "" && f.Remediation != "" })
 }
 
 // ---- 1. the demo scenario, row by row ----
@@ -599,8 +599,8 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 	for _, id := range []string{scenario.DemoFabrikamLegal, scenario.DemoCohoWinery} {
 		t.Run("degraded/"+truthTenant(t, s, id).DisplayName+" (no premium)", func(t *testing.T) {
 			checkSynced(t, s, id, map[string]string{"userSecurity": "PremiumRequired"})
-			if cs := s.tenant(t, id).Collections["userSecurity"]; !strings.Contains(cs.Reason, "MFA state is derived") {
-				t.Errorf("userSecurity reason %q does not say where MFA state comes from", cs.Reason)
+			if cs := s.tenant(t, id).Collections["userSecurity"]; !strings.Contains(cs.Reason(), "MFA state is derived") {
+				t.Errorf("userSecurity reason %q does not say where MFA state comes from", cs.Reason())
 			}
 		})
 	}
@@ -610,8 +610,8 @@ func TestSyncDemoScenarioMatchesTruth(t *testing.T) {
 	t.Run("degraded/Tailspin Toys (concealed reports)", func(t *testing.T) {
 		checkSynced(t, s, scenario.DemoTailspinToys, map[string]string{"mailboxes": "ReportsConcealed"})
 		cs := s.tenant(t, scenario.DemoTailspinToys).Collections["mailboxes"]
-		if !strings.Contains(cs.Remediation, "turn off concealed names") {
-			t.Errorf("mailboxes remediation %q does not say how to turn off concealed names", cs.Remediation)
+		if !strings.Contains(cs.Remediation(), "turn off concealed names") {
+			t.Errorf("mailboxes remediation %q does not say how to turn off concealed names", cs.Remediation())
 		}
 	})
 
@@ -760,7 +760,7 @@ func TestMFAFallbackWithOldConsent(t *testing.T) {
 		if tn.MFASource != domain.MFASourceMethods || tn.MFARegisteredPercent == nil || math.Abs(*tn.MFARegisteredPercent-mfaPercent(users)) > 0.01 {
 			t.Errorf("mfaSource %q mfaRegisteredPercent %v, want methods and %.2f", tn.MFASource, tn.MFARegisteredPercent, mfaPercent(users))
 		}
-		if cs := tn.Collections["userSecurity"]; cs.Code != "PremiumRequired" || tn.Sync.State != domain.SyncPartial {
+		if cs := tn.Collections["userSecurity"]; cs.Code() != "PremiumRequired" || tn.Sync.State != domain.SyncPartial {
 			t.Errorf("userSecurity %+v, sync %+v: want PremiumRequired (sign-ins) on a partial run", cs, tn.Sync)
 		}
 		got := decodeAll[apiUser](t, s.pageAll(t, "/api/tenants/"+coho+"/users?$top=999"))
@@ -778,8 +778,8 @@ func TestMFAFallbackWithOldConsent(t *testing.T) {
 	t.Run("no methods either", func(t *testing.T) {
 		checkSynced(t, s, fab, map[string]string{"userSecurity": "MFAStateUnavailable"})
 		cs := s.tenant(t, fab).Collections["userSecurity"]
-		if !strings.Contains(cs.Remediation, "UserAuthenticationMethod.Read.All") || !strings.Contains(cs.Remediation, "consent") {
-			t.Errorf("userSecurity remediation %q does not say which permissions to re-consent", cs.Remediation)
+		if !strings.Contains(cs.Remediation(), "UserAuthenticationMethod.Read.All") || !strings.Contains(cs.Remediation(), "consent") {
+			t.Errorf("userSecurity remediation %q does not say which permissions to re-consent", cs.Remediation())
 		}
 	})
 }
