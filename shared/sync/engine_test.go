@@ -90,16 +90,7 @@ func worldOf(t *testing.T, specs map[string]func(*scenario.TenantSpec)) *sim.Ser
 		}
 		f.Tenants = append(f.Tenants, spec)
 	}
-	w, err := scenario.New(f, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sim.Start(sim.Options{World: w, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return sim.StartTest(t, f, now)
 }
 
 func engine(t *testing.T, s *sim.Server, st *store.Store, creds sync.Credentials) *sync.Engine {
