@@ -243,9 +243,11 @@ func TestPermanentProblemWins(t *testing.T) {
 }
 
 // The first run reads users and groups in full; the next one from the stored delta link; a link
-// older than 7 days (directory delta tokens expire) or one Graph rejects (syncStateNotFound /
-// 410: https://learn.microsoft.com/graph/delta-query-overview) is replaced by a full round, and the
-// run still succeeds with every row.
+// older than 7 days or one Graph rejects is replaced by a full round, and the run still succeeds
+// with every row. Directory delta links live 7 days, after which Graph answers syncStateNotFound
+// ("Duration of change tracking tokens for identity and education resources", Microsoft 365
+// Developer Blog, 2020-07-03); a 410 asks for a full resync at any time
+// (https://learn.microsoft.com/graph/delta-query-overview, "Synchronization reset").
 func TestDeltaLinkFallback(t *testing.T) {
 	st := testStore(t)
 	fresh, stale, rejected := tenantID(), tenantID(), tenantID()
