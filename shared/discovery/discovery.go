@@ -127,8 +127,11 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 			rep.Sources["gdap"]++
 		}
 		if !f.hasRel || better(r.rel, f.rel) {
-			roles := f.rel.Roles
-			assigned, checked := f.rel.AssignedRoles, f.rel.AccessChecked
+			var roles, assigned []string
+			var checked bool
+			if f.rel.Status == "active" { // an ended or pending relationship's roles are not in force
+				roles, assigned, checked = f.rel.Roles, f.rel.AssignedRoles, f.rel.AccessChecked
+			}
 			f.rel, f.hasRel = r.rel, true
 			if r.rel.Status == "active" {
 				f.rel.Roles = union(roles, r.rel.Roles)

@@ -2,10 +2,13 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/tenantsync/tenantsync/shared/appperms"
 	"github.com/tenantsync/tenantsync/shared/approles"
@@ -65,9 +68,19 @@ func names(ps []appperms.Permission) string {
 // permissions, and adds a "permissions" outcome carrying the problem: the run is partial, not failed.
 func withDrift(outcomes []Outcome, p *domain.Problem) []Outcome {
 	for i, o := range outcomes {
-		if _, _, status, ok := odata(o.Err); ok && status == http.StatusForbidden {
+		if refused(o.Err) {
 			outcomes[i].Err, outcomes[i].Unavailable = nil, p
 		}
 	}
 	return append(outcomes, Outcome{Collection: "permissions", Unavailable: p})
+}
+
+// refused: Graph answered 403, through the SDK (an ODataError) or to a plain request (the mailbox
+// report's azcore.ResponseError), so a missing Reports.Read.All is drift like any other role.
+func refused(err error) bool {
+	if _, _, status, ok := odata(err); ok {
+		return status == http.StatusForbidden
+	}
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }

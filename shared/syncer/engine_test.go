@@ -67,28 +67,31 @@ func tenantID() string { return uuid.NewString() }
 // own faults.
 func world(t *testing.T, faults map[string]*scenario.Faults) *sim.Server {
 	t.Helper()
+	specs := map[string]func(*scenario.TenantSpec){}
+	for id, fl := range faults {
+		specs[id] = func(s *scenario.TenantSpec) { s.Faults = fl }
+	}
+	return worldOf(t, specs)
+}
+
+// worldOf is world with each tenant's spec changed by its function (nil: healthy).
+func worldOf(t *testing.T, specs map[string]func(*scenario.TenantSpec)) *sim.Server {
+	t.Helper()
 	now := time.Now()
 	f := scenario.DemoFile(now)
 	f.Name = "engine-test"
 	base := f.Tenants[0]
 	f.Tenants = nil
-	for id, fl := range faults {
+	for id, mod := range specs {
 		spec := base
 		spec.ID, spec.DisplayName, spec.Domain, spec.CustomDomain = id, "Case "+id[:8], "case"+id[:8]+".onmicrosoft.com", ""
 		spec.Users, spec.Groups, spec.Devices = 4, 1, 1
-		spec.Faults = fl
+		if mod != nil {
+			mod(&spec)
+		}
 		f.Tenants = append(f.Tenants, spec)
 	}
-	w, err := scenario.New(f, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sim.Start(sim.Options{World: w, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return sim.StartTest(t, f, now)
 }
 
 func engine(t *testing.T, s *sim.Server, st *store.Store, creds identity.Credentials) *syncer.Engine {
