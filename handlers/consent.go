@@ -3,12 +3,12 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"html/template"
 	"net/http"
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
+	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
 // consentLink serves POST /api/tenants/{tenantId}/consent-link {"email": ...} → 202 with the

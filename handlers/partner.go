@@ -1,20 +1,18 @@
 package handlers
 
 import (
-	"github.com/tenantsync/tenantsync/shared/domain"
-	"time"
-
-	"github.com/tenantsync/tenantsync/shared/identity"
-	"github.com/tenantsync/tenantsync/shared/store"
-
 	"bytes"
 	"context"
 	"errors"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
+	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/invocation"
+	"github.com/tenantsync/tenantsync/shared/store"
 )
 
 // connect serves GET /api/connect: redirect to the partner sign-in.

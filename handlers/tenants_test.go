@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 

@@ -5,9 +5,9 @@ package crash
 
 import (
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"runtime/debug"
 
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 )
 

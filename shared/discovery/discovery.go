@@ -7,7 +7,6 @@ package discovery
 import (
 	"context"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"log/slog"
 	"slices"
 	"sort"
@@ -24,6 +23,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/pcclient"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"

@@ -3,7 +3,6 @@ package discovery_test
 import (
 	"context"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"math/big"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantsync/tenantsync/shared/config"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/directory"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"

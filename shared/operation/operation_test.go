@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 )
 
 // memStore and testkit.Queue are in-memory stand-ins for Table Storage and Service Bus: this file tests

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"net/url"
 
+	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 	"github.com/tenantsync/tenantsync/shared/store"

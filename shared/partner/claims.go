@@ -4,10 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
 // jwtClaims are the claims the connect flow checks. The tokens come straight from the token

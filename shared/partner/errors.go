@@ -3,10 +3,10 @@ package partner
 import (
 	"errors"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"regexp"
 	"strings"
 
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 )

@@ -3,7 +3,6 @@ package partner_test
 import (
 	"context"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/partner"

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/secrets"
 )
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"net"
 	"net/http"
 	"regexp"
@@ -17,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
 // Problem is domain.Problem, the one problem type.

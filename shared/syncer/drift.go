@@ -3,7 +3,6 @@ package syncer
 import (
 	"context"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/domain"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/appperms"
 	"github.com/tenantsync/tenantsync/shared/approles"
+	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/remedy"
 )
 

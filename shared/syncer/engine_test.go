@@ -3,7 +3,6 @@ package syncer_test
 import (
 	"context"
 	"fmt"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"

@@ -6,7 +6,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/fanout"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 	"github.com/tenantsync/tenantsync/shared/localdev/funchost/sbqueue"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim"

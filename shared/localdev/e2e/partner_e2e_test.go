@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/tenantsync/tenantsync/shared/identity"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,6 +25,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/tenantsync/tenantsync/shared/config"
+	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
 	"github.com/tenantsync/tenantsync/shared/secrets"
 	"github.com/tenantsync/tenantsync/shared/store"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tenantsync/tenantsync/shared/localdev/funchost/sbqueue"
+	"github.com/tenantsync/tenantsync/shared/localdev/testkit"
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/queue/localqueue"
 )
