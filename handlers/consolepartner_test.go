@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -63,4 +64,36 @@ func TestConsolePartnerPages(t *testing.T) {
 	if _, c := stateOf(t, loc); c.By != "alice@contosomsp.onmicrosoft.com" {
 		t.Errorf("the sign-in's state names %q, want the signed-in admin", c.By)
 	}
+
+	// The app credential's expiry (Key Vault's attributes, here a fake of credwatch.Expirer): the
+	// page and GET /api/partner warn weeks ahead.
+	expires := time.Now().Add(10 * 24 * time.Hour).UTC()
+	mux = New(Deps{Store: e.store, Partner: e.svc, Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: time.Now,
+		AppAuth: config.AuthSecret, Vault: fixedExpiry(expires), AdminGroupID: adminGroup, AppServiceAuth: true,
+		ConsoleSettings: ConsoleSettings{Auth: console.AuthSettings{Enabled: true, AdminGroupID: adminGroup}, CSRFKey: key}})
+	e.mux = mux
+	r = serve("/partner")
+	if page := body(r); r.StatusCode != http.StatusOK || !strings.Contains(page, expires.Format("2006-01-02")) || !strings.Contains(page, "run tenantsync register to renew it") {
+		t.Errorf("credential expiry on the page: %d\n%s", r.StatusCode, page)
+	}
+	r = serve("/api/partner")
+	var api struct {
+		ConnectedBy   string
+		AppCredential *struct {
+			Mode     string
+			DaysLeft *int
+			Warning  string
+		}
+	}
+	if err := json.NewDecoder(r.Body).Decode(&api); err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/partner: %d %v", r.StatusCode, err)
+	}
+	if c := api.AppCredential; api.ConnectedBy != "svc-tenantsync@contosomsp.onmicrosoft.com" || c == nil || c.Mode != config.AuthSecret || c.DaysLeft == nil || *c.DaysLeft != 9 || c.Warning == "" {
+		t.Errorf("GET /api/partner: %+v %+v", api, api.AppCredential)
+	}
 }
+
+// fixedExpiry is a credwatch.Expirer whose every secret expires at one time.
+type fixedExpiry time.Time
+
+func (f fixedExpiry) Expiry(context.Context, string) (time.Time, error) { return time.Time(f), nil }
