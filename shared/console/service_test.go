@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/credwatch"
-	"github.com/tenantsync/tenantsync/shared/devenv"
+	"github.com/tenantsync/tenantsync/shared/devenv/devstore"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/insights"
 	"github.com/tenantsync/tenantsync/shared/store"
@@ -27,23 +26,13 @@ const (
 	gdapRole  = "f2ef992c-3afb-46b9-b7cf-a126ee74c451" // Global Reader (discovery.RoleNames)
 )
 
-// seededService starts Azurite and stores one consented tenant with 60 users (two with MFA rows),
-// a licence, a group, a device, a mailbox and two runs.
+// seededService stores, in an empty account of the test process's Azurite (devenv's pool), one
+// consented tenant with 60 users (two with MFA rows), a licence, a group, a device, a mailbox and
+// two runs.
 func seededService(t *testing.T) (context.Context, *Service, *store.Store) {
 	t.Helper()
 	ctx := context.Background()
-	az, err := devenv.StartAzurite(ctx, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(az.Stop)
-	st, err := store.Open(config.Tables{ConnectionString: az.ConnectionString()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := devstore.Acquire(t)
 	mfa := 50.0
 	tn := domain.Tenant{TenantID: svcTenant, DisplayName: "Contoso", DefaultDomain: "contoso.onmicrosoft.com", Sources: []string{"gdap"},
 		Relationship: domain.Relationship{ID: "rel", Status: "active", EndDateTime: now.Add(90 * 24 * time.Hour), Roles: []string{gdapRole, "custom-role-id"}},
