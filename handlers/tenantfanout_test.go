@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/devenv/devstore"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/queue"
 )
@@ -24,9 +25,9 @@ func (failingQueue) Close(context.Context) error { return nil }
 
 // TenantFanout: the timer queues one scheduled sync per eligible tenant (consented, not
 // excluded) and marks it queued; when the queue refuses the messages, the invocation fails and
-// no tenant is left looking queued. On its own Azurite: it reads every tenant.
+// no tenant is left looking queued. In its own storage account: it reads every tenant.
 func TestTenantFanoutFunction(t *testing.T) {
-	ctx, st, _ := azuriteStore(t)
+	ctx, st := context.Background(), devstore.Acquire(t)
 	ids := map[string]domain.Tenant{
 		"00000000-0000-4000-8000-00000000000a": {DisplayName: "Consented", Consent: domain.Consent{State: domain.ConsentConsented, Method: "cpv"}},
 		"00000000-0000-4000-8000-00000000000b": {DisplayName: "Excluded", Excluded: true, Consent: domain.Consent{State: domain.ConsentConsented, Method: "cpv"}},
