@@ -86,10 +86,11 @@ func seededService(t *testing.T) (context.Context, *Service, *store.Store) {
 	return ctx, &Service{Store: st, Now: func() time.Time { return now }}, st
 }
 
-func column(tb Table, i int) []string {
+// column is one column's texts, by label.
+func column(tb Table, label string) []string {
 	var out []string
-	for _, r := range tb.Rows {
-		out = append(out, r[i].Text)
+	for i := range tb.Rows {
+		out = append(out, labelled(tb, i)[label].Text)
 	}
 	return out
 }
@@ -116,19 +117,19 @@ func TestServiceReadsWhatThePagesShow(t *testing.T) {
 			// The unavailable devices collection is the tenant's problem (an amber status).
 			t.Fatalf("first page: %d rows, next %q, busy %v, status %+v, problem %+v", len(pg.Table.Rows), pg.NextSkip, pg.Busy, pg.Status, pg.Problem)
 		}
-		first := pg.Table.Rows[0]
-		if want := []string{"Finance 00", "u00@contoso.com", "SPE_E3", "registered", "microsoftAuthenticatorPush", ShortTime(now.Add(-2 * time.Hour)), "yes", "yes"}; !reflect.DeepEqual(texts(first), want) {
-			t.Errorf("user joined with its MFA row: %v, want %v", texts(first), want)
-		}
-		if first[3].Status != "ok" || pg.Table.Rows[1][3].Text != "not registered" || pg.Table.Rows[1][3].Status != "bad" || pg.Table.Rows[2][3].Text != "unknown" {
-			t.Errorf("MFA cells: %+v %+v %+v", first[3], pg.Table.Rows[1][3], pg.Table.Rows[2][3])
+		wantCells(t, "user joined with its MFA row", pg.Table, 0, map[string]string{"Name": "Finance 00", "User principal name": "u00@contoso.com", "Licences": "SPE_E3",
+			"MFA": "registered", "MFA methods": "microsoftAuthenticatorPush", "Last sign-in": ShortTime(now.Add(-2 * time.Hour)), "Enabled": "yes", "Admin": "yes"})
+		wantCells(t, "user not registered", pg.Table, 1, map[string]string{"MFA": "not registered", "Admin": "no"})
+		wantCells(t, "user without an MFA row", pg.Table, 2, map[string]string{"MFA": "unknown", "Last sign-in": ""})
+		if mfa := labelled(pg.Table, 0)["MFA"].Status + "," + labelled(pg.Table, 1)["MFA"].Status; mfa != "ok,bad" {
+			t.Errorf("MFA badges %q, want ok,bad", mfa)
 		}
 		next, err := svc.Tenant(ctx, svcTenant, TenantQuery{Tab: "users", Skip: pg.NextSkip, Page: 1}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(next.Table.Rows) != 10 || next.NextSkip != "" || next.Table.Rows[0][1].Text != "u50@contoso.com" {
-			t.Errorf("second page: %d rows from %v, next %q", len(next.Table.Rows), column(next.Table, 1)[:1], next.NextSkip)
+		if len(next.Table.Rows) != 10 || next.NextSkip != "" || labelled(next.Table, 0)["User principal name"].Text != "u50@contoso.com" {
+			t.Errorf("second page: %d rows %v, next %q", len(next.Table.Rows), column(next.Table, "User principal name"), next.NextSkip)
 		}
 	})
 
@@ -137,7 +138,7 @@ func TestServiceReadsWhatThePagesShow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := column(pg.Table, 0); !reflect.DeepEqual(got, []string{"Finance 00", "Finance 20", "Finance 40"}) || pg.NextPage != 0 || pg.Truncated {
+		if got := column(pg.Table, "Name"); !reflect.DeepEqual(got, []string{"Finance 00", "Finance 20", "Finance 40"}) || pg.NextPage != 0 || pg.Truncated {
 			t.Errorf("search: %v next page %d", got, pg.NextPage)
 		}
 		if !strings.Contains(pg.Table.Empty, "FINANCE") {
@@ -165,23 +166,20 @@ func TestServiceReadsWhatThePagesShow(t *testing.T) {
 	})
 
 	t.Run("other collections", func(t *testing.T) {
-		for tab, want := range map[string][]string{
-			"licenses":  {"Microsoft 365 E3", "SPE_E3", "10", "7", "3", "0", "Enabled"},
-			"groups":    {"Finance", "security", "fin@contoso.com", ""},
-			"devices":   {"LAPTOP-1", "Windows 11", "compliant", "", "Contoso X1", ""},
-			"mailboxes": {"u00@contoso.com", "Finance 00", "3.0 MiB", "42", "yes", ""},
+		for tab, want := range map[string]map[string]string{
+			"licenses":  {"Product": "Microsoft 365 E3", "SKU": "SPE_E3", "Purchased": "10", "Consumed": "7", "Available": "3", "Suspended": "0", "Status": "Enabled"},
+			"groups":    {"Name": "Finance", "Kind": "security", "Mail": "fin@contoso.com", "Description": ""},
+			"devices":   {"Device": "LAPTOP-1", "Operating system": "Windows 11", "Compliance": "compliant", "Model": "Contoso X1"},
+			"mailboxes": {"Mailbox": "u00@contoso.com", "Name": "Finance 00", "Size": "3.0 MiB", "Items": "42", "Archive": "yes"},
 		} {
 			pg, err := svc.Tenant(ctx, svcTenant, TenantQuery{Tab: tab, Page: 1}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(pg.Table.Rows) != 1 || !reflect.DeepEqual(texts(pg.Table.Rows[0]), want) {
-				t.Errorf("%s rows %v, want [%v]", tab, pg.Table.Rows, want)
+			if len(pg.Table.Rows) != 1 || pg.Table.Name != tab {
+				t.Fatalf("%s table %q with %d rows, want 1", tab, pg.Table.Name, len(pg.Table.Rows))
 			}
-			c, _ := CollectionByName(tab)
-			if pg.Table.Name != tab || len(pg.Table.Columns) != len(c.Columns) || len(c.Columns) != len(want) {
-				t.Errorf("%s table: %+v", tab, pg.Table)
-			}
+			wantCells(t, tab, pg.Table, 0, want)
 		}
 		pg, err := svc.Tenant(ctx, svcTenant, TenantQuery{Tab: "devices", Page: 1}, false)
 		if err != nil || pg.Table.Note != "The tenant has no Intune licence. Assign Intune." {
@@ -194,22 +192,22 @@ func TestServiceReadsWhatThePagesShow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := column(pg.Table, 0); !reflect.DeepEqual(got, []string{"run-2", "run-1"}) {
+		if got := column(pg.Table, "Run"); !reflect.DeepEqual(got, []string{"run-2", "run-1"}) {
 			t.Fatalf("runs newest first: %v", got)
 		}
-		if got := pg.Table.Rows[0][5].Text; got != "devices 0 (unavailable: NoIntune); groups 1 (failed: Throttled); users 60 (60 written, 0 deleted)" {
-			t.Errorf("collections cell %q", got)
-		}
-		if got := pg.Table.Rows[1][6].Text; got != "Throttled: Graph answered 429. Fix: Nothing: the next run retries." || pg.Table.Rows[1][2].Status != "bad" || pg.Table.Rows[0][2].Status != "ok" {
-			t.Errorf("error cell %q, states %+v %+v", got, pg.Table.Rows[1][2], pg.Table.Rows[0][2])
+		wantCells(t, "succeeded run", pg.Table, 0, map[string]string{"Reason": "manual", "State": "succeeded",
+			"Collections": "devices 0 (unavailable: NoIntune); groups 1 (failed: Throttled); users 60 (60 written, 0 deleted)", "Error": ""})
+		wantCells(t, "failed run", pg.Table, 1, map[string]string{"Reason": "scheduled", "State": "failed", "Error": "Throttled: Graph answered 429. Fix: Nothing: the next run retries."})
+		if st := labelled(pg.Table, 0)["State"].Status + "," + labelled(pg.Table, 1)["State"].Status; st != "ok,bad" {
+			t.Errorf("state badges %q, want ok,bad", st)
 		}
 		found, err := svc.Tenant(ctx, svcTenant, TenantQuery{Tab: "runs", Search: "Throttled", Page: 1}, false)
-		if err != nil || !reflect.DeepEqual(column(found.Table, 0), []string{"run-2", "run-1"}) {
-			t.Errorf("search in runs: %v %v", column(found.Table, 0), err)
+		if err != nil || !reflect.DeepEqual(column(found.Table, "Run"), []string{"run-2", "run-1"}) {
+			t.Errorf("search in runs: %v %v", column(found.Table, "Run"), err)
 		}
 		found, err = svc.Tenant(ctx, svcTenant, TenantQuery{Tab: "runs", Search: "scheduled", Page: 1}, false)
-		if err != nil || !reflect.DeepEqual(column(found.Table, 0), []string{"run-1"}) {
-			t.Errorf("search for scheduled runs: %v %v", column(found.Table, 0), err)
+		if err != nil || !reflect.DeepEqual(column(found.Table, "Run"), []string{"run-1"}) {
+			t.Errorf("search for scheduled runs: %v %v", column(found.Table, "Run"), err)
 		}
 	})
 
@@ -290,12 +288,26 @@ func TestServiceReadsWhatThePagesShow(t *testing.T) {
 	})
 }
 
-func texts(row []Cell) []string {
-	out := make([]string, len(row))
-	for i, c := range row {
-		out[i] = c.Text
+// labelled is row i of tb by column label, so the assertions do not depend on column order.
+func labelled(tb Table, i int) map[string]Cell {
+	out := map[string]Cell{}
+	for j, c := range tb.Columns {
+		if i < len(tb.Rows) && j < len(tb.Rows[i]) {
+			out[c.Label] = tb.Rows[i][j]
+		}
 	}
 	return out
+}
+
+// wantCells checks the named cells' texts of row i.
+func wantCells(t *testing.T, what string, tb Table, i int, want map[string]string) {
+	t.Helper()
+	row := labelled(tb, i)
+	for label, text := range want {
+		if c, ok := row[label]; !ok || c.Text != text {
+			t.Errorf("%s: column %q is %q (present %v), want %q", what, label, c.Text, ok, text)
+		}
+	}
 }
 
 func TestParseTenantQuery(t *testing.T) {
