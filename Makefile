@@ -64,7 +64,10 @@ test: deps local.settings.json chromium
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) test -count=1 -race ./...
+	@# One run gives the results and each package's coverage by its own tests (checked by .ci/cover).
+	@{ $(GO) test -count=1 -race -cover -timeout 30m ./... 2>&1; echo $$? > .test.rc; } | tee .test.out
+	@test "$$(cat .test.rc)" = 0
+	COVER_FROM=.test.out .ci/cover
 
 # Each product package's statement coverage by its own tests; fails when the sync engine or
 # discovery is under 80%, or another product package of 300+ non-test lines under 70% (.ci/cover).
