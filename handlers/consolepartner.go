@@ -26,17 +26,3 @@ func (d Deps) consolePartner(w http.ResponseWriter, r *http.Request, c console.C
 	}
 	d.consolePage(w, r, func(b *bytes.Buffer) error { return console.RenderPartner(b, c, p) })
 }
-
-// consolePartnerConnect serves GET /partner/connect (function ConsolePartnerConnect): starts the
-// partner sign-in, as GET /api/connect does for automation. A link, not a form: nothing changes
-// until the callback verifies its signed single-use state, and a form's redirect to Entra would
-// be blocked by the CSP's form-action 'self'.
-func (d Deps) consolePartnerConnect(w http.ResponseWriter, r *http.Request, _ console.Chrome, v console.Viewer) {
-	u, err := d.Partner.ConnectURL(r.Context(), v.Name)
-	if err != nil {
-		d.consoleFail(w, r, err)
-		return
-	}
-	w.Header().Set("Location", u)
-	w.WriteHeader(http.StatusFound)
-}

@@ -3,17 +3,11 @@
 package handlers
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
-	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/identity"
@@ -23,7 +17,6 @@ import (
 	"github.com/tenantsync/tenantsync/shared/queue"
 	"github.com/tenantsync/tenantsync/shared/routefold"
 	"github.com/tenantsync/tenantsync/shared/store"
-	"github.com/tenantsync/tenantsync/shared/strictjson"
 	"github.com/tenantsync/tenantsync/shared/syncer"
 )
 
@@ -80,12 +73,12 @@ type Route struct {
 // HTTPRoutes are the forwarded HTTP functions by function name.
 func HTTPRoutes(d Deps) map[string]Route {
 	return map[string]Route{
-		"Tenants":          {"GET /api/tenants", d.csvOrJSON(d.listTenants), false},
-		"Tenant":           {"GET /api/tenants/{tenantId}", d.getTenant, false},
-		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.updateTenant, false},
+		"Tenants":          {"GET /api/tenants", d.csvOrJSON(d.tenants), false},
+		"Tenant":           {"GET /api/tenants/{tenantId}", d.tenant, false},
+		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.tenantUpdate, false},
 		"TenantCollection": {"GET /api/tenants/{tenantId}/{collection}", d.csvOrJSON(d.tenantCollection), false},
-		"TenantSyncNow":    {"POST /api/tenants/{tenantId}/sync", d.syncNow, false},
-		"DiscoveryRun":     {"POST /api/discovery", d.discoverNow, false},
+		"TenantSyncNow":    {"POST /api/tenants/{tenantId}/sync", d.tenantSyncNow, false},
+		"DiscoveryRun":     {"POST /api/discovery", d.discoveryRun, false},
 		"Connect":          {"GET /api/connect", d.connect, false},
 		"ConnectCallback":  {"GET /api/connect/callback", d.connectCallback, true},
 		"PartnerStatus":    {"GET /api/partner", d.partnerStatus, false},
@@ -147,97 +140,4 @@ func withPath(r *http.Request, escaped string) *http.Request {
 	u.Path, u.RawPath = path, escaped
 	r2.URL = &u
 	return &r2
-}
-
-// maxBody is the API's request body limit.
-const maxBody = 1 << 20
-
-// hostBodyLimit is the Functions host's own request limit: "The HTTP request length is limited to
-// 100 MB (104,857,600 bytes)" (MicrosoftDocs azure-docs functions-bindings-http-webhook-trigger.md,
-// Limits). A body over maxBody is read and discarded up to it before the 413 goes out: an answer
-// sent while the host is still writing the body, followed by a closed connection, reaches the
-// caller as a reset and the host's empty 500.
-const hostBodyLimit = 100 << 20
-
-// limitBody answers 413 for a declared Content-Length over maxBody before the handler runs;
-// decodeBody catches undeclared (chunked) ones.
-func limitBody(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBody {
-			tooLarge(w, r)
-			return
-		}
-		next(w, r)
-	}
-}
-
-func tooLarge(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength <= hostBodyLimit { // larger cannot have come through the host
-		_, _ = io.CopyN(io.Discard, r.Body, hostBodyLimit)
-	}
-	writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge",
-		fmt.Sprintf("the request body is larger than the API's limit of %d bytes (1 MiB)", maxBody))
-}
-
-// decodeBody decodes the request body strictly into v (shared/strictjson) and answers 400 naming
-// the problem, or 413. want is the body's shape for the message; optional accepts an empty body.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string, optional bool) bool {
-	err := strictjson.Decode(r.Body, maxBody, v)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, strictjson.ErrEmpty) && optional:
-		return true
-	case errors.Is(err, strictjson.ErrTooLarge):
-		tooLarge(w, r)
-	case errors.Is(err, strictjson.ErrEmpty):
-		writeError(w, http.StatusBadRequest, "BadRequest", "the body is empty: want "+want)
-	default:
-		writeError(w, http.StatusBadRequest, "BadRequest", err.Error()+": want "+want)
-	}
-	return false
-}
-
-// link is an absolute URL under PUBLIC_BASE_URL.
-func (d Deps) link(path string, q url.Values) string {
-	u := strings.TrimRight(d.PublicBaseURL, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	return u
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeError answers in the read API's error shape {"error":{"code","message"}}.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
-}
-
-type queueMessage = queue.Message
-
-// admin applies the admin rule (shared/adminauth) and hands the caller on in the context, so
-// "who asked" is recorded from it and never from the request body.
-func (d Deps) admin(next http.HandlerFunc) http.HandlerFunc {
-	pol := adminauth.Policy{AppServiceAuth: d.AppServiceAuth, AdminGroupID: d.AdminGroupID}
-	return func(w http.ResponseWriter, r *http.Request) {
-		who, err := pol.Check(r)
-		if err != nil {
-			d.Log.Warn("admin API refused", "path", r.URL.Path, "principal", who.Name, "error", err.Error())
-			code := "Forbidden"
-			if errors.Is(err, adminauth.ErrGroupOverage) {
-				code = "GroupOverage"
-			}
-			writeError(w, http.StatusForbidden, code, err.Error())
-			return
-		}
-		if !d.AppServiceAuth && r.Header.Get("X-MS-CLIENT-PRINCIPAL") != "" {
-			d.Log.Warn("X-MS-CLIENT-PRINCIPAL ignored: App Service Authentication is off (WEBSITE_AUTH_ENABLED), so the header is not the platform's; the request counts as automation", "path", r.URL.Path)
-		}
-		next(w, r.WithContext(adminauth.WithCaller(r.Context(), who)))
-	}
 }

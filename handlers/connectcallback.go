@@ -2,31 +2,12 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"html/template"
 	"net/http"
-	"time"
 
-	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/domain"
-	"github.com/tenantsync/tenantsync/shared/identity"
-	"github.com/tenantsync/tenantsync/shared/invocation"
-	"github.com/tenantsync/tenantsync/shared/store"
 )
-
-// connect serves GET /api/connect: redirect to the partner sign-in.
-func (d Deps) connect(w http.ResponseWriter, r *http.Request) {
-	// d.admin applied the admin rule; its caller is who asked, for the record.
-	u, err := d.Partner.ConnectURL(r.Context(), adminauth.From(r.Context()).Name)
-	if err != nil {
-		d.fail(w, r, "starting the partner sign-in", err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Location", u)
-	w.WriteHeader(http.StatusFound)
-}
 
 // connectCallback serves GET /api/connect/callback (anonymous: it relies on the signed state).
 // It answers a plain HTML page: 200 naming the connected account, 400 with the reason, 500
@@ -48,41 +29,6 @@ func (d Deps) connectCallback(w http.ResponseWriter, r *http.Request) {
 			Message:     "tenantsync could not complete the connection because of an internal error.",
 			Remediation: "Try again from /api/connect; if it persists, an administrator can find the cause in the function logs."})
 	}
-}
-
-// partnerStatus serves GET /api/partner: the connection record (it never holds a token).
-func (d Deps) partnerStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := d.Partner.Status(r.Context())
-	if err != nil {
-		d.fail(w, r, "reading the partner connection", err)
-		return
-	}
-	out := struct {
-		store.PartnerConnection
-		AppCredential *identity.ExpiryStatus `json:"appCredential,omitempty"`
-	}{PartnerConnection: st}
-	if d.Vault != nil {
-		cs, err := identity.CheckExpiry(r.Context(), d.AppAuth, d.Vault, time.Now())
-		if err != nil {
-			d.Log.Warn("checking the app credential's expiry failed", "error", err.Error())
-		} else {
-			out.AppCredential = &cs
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// partnerKeepAlive is the weekly timer that rotates the partner refresh token.
-func (d Deps) partnerKeepAlive(ctx context.Context, req *invocation.Request) (*invocation.Response, error) {
-	if _, err := req.Timer("timer"); err != nil {
-		return nil, err
-	}
-	if err := d.Partner.KeepAlive(ctx); err != nil {
-		// Recorded on the partner record (GET /api/partner); failing the invocation makes it
-		// visible in the host's history as well.
-		return nil, err
-	}
-	return &invocation.Response{Logs: []string{"partner refresh token renewed"}}, nil
 }
 
 type resultPage struct {
