@@ -356,12 +356,10 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 }
 
 func (e *Engine) reportHTTPClient(retry *graphclient.RetryHandler) (*http.Client, error) {
-	tc, err := e.Endpoints.TLSConfig()
+	base, err := e.Endpoints.Transport() // the process's one transport (shared/transport)
 	if err != nil {
 		return nil, err
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSClientConfig = tc
 	return &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(base, retry), Timeout: 5 * time.Minute}, nil
 }
 
