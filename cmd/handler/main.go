@@ -161,7 +161,7 @@ func run() error {
 		},
 		Operations: &operation.Service{Store: st, Queue: opSender, Log: log},
 		Store:      st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
-		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
+		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Refresh: cfg.Refresh, Log: log,
 			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
 				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
 			}}},

@@ -166,6 +166,9 @@ type CollectionStatus struct {
 	// Skipped counts source rows the last run left out as unusable, SkipReason says which.
 	Skipped    int    `json:"skipped,omitempty"`
 	SkipReason string `json:"skipReason,omitempty"`
+	// SyncedAt is when the stored rows were last read from Microsoft (a collection without delta
+	// is read again only when its refresh interval has passed): the data's age.
+	SyncedAt time.Time `json:"syncedAt,omitzero"`
 }
 
 // Consent states.
@@ -221,6 +224,7 @@ type RunCollection struct {
 	Unavailable  string `json:"unavailable,omitempty"` // code, when the tenant cannot provide it
 	Error        string `json:"error,omitempty"`       // code, when it failed
 	Skipped      int    `json:"skipped,omitempty"`     // source rows left out as unusable (see CollectionStatus.SkipReason)
+	NotDue       bool   `json:"notDue,omitempty"`      // not read: its refresh interval had not passed (REFRESH_* settings)
 }
 
 // SyncRequest is the body of a tenant-sync queue message.

@@ -42,6 +42,7 @@ type CollectionWriter struct {
 
 	err      error // sticky: once a call fails the writer only reports it
 	loaded   bool
+	lazy     bool // LoadOnWrite: Load before the first Put or Delete, not before
 	finished bool
 	known    map[string]string   // RowKey -> content hash of the row as stored (or about to be)
 	seen     map[string]struct{} // RowKeys Put in this run
@@ -122,10 +123,31 @@ func (w *CollectionWriter) Load(ctx context.Context) error {
 	return nil
 }
 
+// LoadOnWrite defers Load to the first Put or Delete: a delta round that brings no change then
+// reads nothing from the table, and one that does still skips unchanged rows and counts exactly.
+func (w *CollectionWriter) LoadOnWrite() { w.lazy = true }
+
+func (w *CollectionWriter) loadIfDeferred(ctx context.Context) error {
+	if !w.lazy || w.loaded {
+		return nil
+	}
+	w.lazy = false
+	return w.Load(ctx)
+}
+
+// Count is the number of the tenant's rows in the table once Finish has run; ok is false when the
+// writer never loaded the stored rows (a delta round without changes), so it cannot know.
+func (w *CollectionWriter) Count() (n int, ok bool) {
+	return len(w.known), w.loaded
+}
+
 // Put stores v (a domain struct) under key; key is escaped with EscapeKey. A row whose content
 // hash matches the stored one is not rewritten.
 func (w *CollectionWriter) Put(ctx context.Context, key string, v any) error {
 	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.loadIfDeferred(ctx); err != nil {
 		return err
 	}
 	rk, err := escapeRowKey(key)
@@ -151,6 +173,9 @@ func (w *CollectionWriter) Put(ctx context.Context, key string, v any) error {
 // row that vanishes meanwhile does not fail the batch.
 func (w *CollectionWriter) Delete(ctx context.Context, key string) error {
 	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.loadIfDeferred(ctx); err != nil {
 		return err
 	}
 	rk, err := escapeRowKey(key)
