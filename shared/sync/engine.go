@@ -484,6 +484,9 @@ func (e *Engine) delta(ctx context.Context, tenantID string, st store.SyncState,
 			w.LoadOnWrite()
 		}
 		next, err := fetch(ctx, link, writerSink{w})
+		if err != nil {
+			_ = w.Wait() // its last transaction lands before a full round reloads the rows
+		}
 		return w, next, err
 	}
 	w, next, err := run(link)
@@ -525,6 +528,7 @@ func (e *Engine) full(ctx context.Context, tenantID string, prev store.SyncState
 		return o
 	}
 	if err := fetch(ctx, writerSink{w}); err != nil {
+		_ = w.Wait() // nothing of this run is written after it ends
 		if p := unavailable(err); p != nil {
 			// Keep what was stored before: the data is stale, not wrong, and the flag says so.
 			o.Unavailable = p
