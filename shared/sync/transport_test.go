@@ -52,6 +52,11 @@ func TestOneTransportServesManyTenants(t *testing.T) {
 			t.Fatalf("no connection to %s (%s) through the shared transport: it is not using it", name, u)
 		}
 	}
+	// Every sync's Graph reads (deltas, devices, sign-ins, registrations, the report, the $batch:
+	// at least 5) went through it, not only the report download.
+	if sent := tr.RequestsTo(hostPort(t, srv.Endpoints().GraphURL)); sent < 5*n {
+		t.Fatalf("%d Graph requests through the shared transport for %d tenant syncs: the Graph client has a transport of its own", sent, n)
+	}
 	// The later syncs may need a few more connections than the first happened to (collections read
 	// concurrently), never one set per tenant.
 	t.Logf("%d connections for %d tenant syncs (%d for the first)", total, n, first)

@@ -43,6 +43,7 @@ type Transport struct {
 	dials  atomic.Int64
 	dialMu gosync.Mutex
 	dialTo map[string]int64 // host:port → connections opened
+	sentTo gosync.Map       // host:port → *atomic.Int64 requests sent
 }
 
 var (
@@ -126,7 +127,17 @@ func (t *Transport) Warm() { t.once.Do(t.build) }
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.once.Do(t.build)
+	n, _ := t.sentTo.LoadOrStore(r.URL.Host, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
 	return t.t.RoundTrip(r)
+}
+
+// RequestsTo is how many requests the transport has sent to host (host:port as in the URL).
+func (t *Transport) RequestsTo(host string) int64 {
+	if n, ok := t.sentTo.Load(host); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // CloseIdleConnections closes idle connections (http.Client.CloseIdleConnections reaches it).
