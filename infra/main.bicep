@@ -294,6 +294,9 @@ var secretRef = 'https://${names.keyVault}${environment().suffixes.keyvaultDns}/
 var tunables = {
   PARTNER_KEEPALIVE_SCHEDULE: '0 0 3 * * 1'
   SYNC_CONCURRENCY: '4'
+  REFRESH_DEVICES: 'PT6H'
+  REFRESH_MAILBOXES: 'P1D'
+  REFRESH_USER_SECURITY: 'PT6H'
   CONSENT_LINK_TTL: 'P7D'
   LOG_FORMAT: 'json'
   LOG_LEVEL: 'info'

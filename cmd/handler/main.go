@@ -68,6 +68,13 @@ func run() error {
 	}
 	log := logging.New(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 	slog.SetDefault(log)
+	// Listen before anything slow: the host waits for the port before it forwards anything, and
+	// connections made meanwhile wait in the backlog until Serve below.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on %s=%d: %w", config.SettingPort, cfg.Port, err)
+	}
+	defer ln.Close()
 
 	// Own resources (tables, Service Bus, Key Vault): the managed identity in Azure, the developer's
 	// credentials elsewhere (identity.Resources). The federated client assertion is always the managed
@@ -153,7 +160,7 @@ func run() error {
 		},
 		Operations: &operation.Service{Store: st, Queue: opSender, Log: log},
 		Store:      st, Queue: sender, Log: log, Now: time.Now, FanoutSpread: cfg.FanoutSpread,
-		Engine: &syncer.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
+		Engine: &syncer.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Refresh: cfg.Refresh, Log: log,
 			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
 				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
 			}}},
@@ -164,14 +171,14 @@ func run() error {
 		Handler:           handlers.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return fmt.Errorf("listen on %s=%d: %w", config.SettingPort, cfg.Port, err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// The trusted roots (tens of milliseconds) load now, in the background, not before listening.
+	if t, err := cfg.Cloud.Transport(); err == nil {
+		go t.Warm()
+	}
 	log.Info("handler listening", "port", cfg.Port)
 	select {
 	case err := <-errc:

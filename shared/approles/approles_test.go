@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,7 +81,7 @@ func TestTokenRoles(t *testing.T) {
 // assignment). forbid answers every assignment 403, as Graph does without Privileged Role
 // Administrator.
 type fakeGraph struct {
-	mu       gosync.Mutex
+	mu       sync.Mutex
 	auth     []string
 	assigned []map[string]string
 	forbid   bool

@@ -6,17 +6,16 @@ package cloud
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+
+	"github.com/tenantsync/tenantsync/shared/transport"
 )
 
 // Endpoints are the service roots.
@@ -105,35 +104,27 @@ func (e Endpoints) PartnerCenterScope() string {
 	return resource(e.PartnerCenterURL, partnerCenterResources, "https://api.partnercenter.microsoft.com") + "/user_impersonation"
 }
 
-// TLSConfig trusts the system roots plus CAFile.
+// TLSConfig trusts the system roots plus CAFile (the shared transport's configuration).
 func (e Endpoints) TLSConfig() (*tls.Config, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if e.CAFile != "" {
-		pem, err := os.ReadFile(e.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", e.CAFile)
-		}
-	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
-}
-
-// HTTPClient is the client every Microsoft SDK in tenantsync uses.
-func (e Endpoints) HTTPClient() (*http.Client, error) {
-	tc, err := e.TLSConfig()
+	t, err := transport.For(e.CAFile)
 	if err != nil {
 		return nil, err
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = tc
-	t.MaxIdleConnsPerHost = 64
-	return &http.Client{Transport: t, Timeout: 2 * time.Minute}, nil
+	return t.TLSConfig(), nil
 }
+
+// HTTPClient is the client every Microsoft SDK in tenantsync uses: the process's one transport
+// (shared/transport), so every client and credential shares one bounded connection pool.
+func (e Endpoints) HTTPClient() (*http.Client, error) {
+	t, err := transport.For(e.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return t.Client(2 * time.Minute), nil
+}
+
+// Transport is the process's one transport for these endpoints (system roots plus CAFile).
+func (e Endpoints) Transport() (*transport.Transport, error) { return transport.For(e.CAFile) }
 
 // ClientOptions are azcore options for azidentity and the Azure SDK clients: the authority host
 // and the transport. Retry is left at azcore's policy, which azidentity's token requests to Entra

@@ -46,6 +46,8 @@ type Config struct {
 	FanoutSpread time.Duration
 	// SyncConcurrency bounds the collections synced at once within one tenant.
 	SyncConcurrency int
+	// Refresh is how often collections without a delta query are read again (see Refresh).
+	Refresh Refresh
 
 	// PublicBaseURL is the Function App's public URL (redirect URIs are built from it).
 	PublicBaseURL string
@@ -125,6 +127,9 @@ const (
 	SettingCloudCAFile         = "CLOUD_CA_FILE"
 	SettingFanoutSpread        = "FANOUT_SPREAD"
 	SettingSyncConcurrency     = "SYNC_CONCURRENCY"
+	SettingRefreshDevices      = "REFRESH_DEVICES"
+	SettingRefreshMailboxes    = "REFRESH_MAILBOXES"
+	SettingRefreshUserSecurity = "REFRESH_USER_SECURITY"
 	SettingPublicBaseURL       = "PUBLIC_BASE_URL"
 	SettingKeyVaultURL         = "KEY_VAULT_URL"
 	SettingStateSigningKey     = "STATE_SIGNING_KEY"
@@ -159,6 +164,11 @@ func load(r *reader) (*Config, error) {
 		},
 		FanoutSpread:    r.duration(SettingFanoutSpread, 0),
 		SyncConcurrency: r.intRange(SettingSyncConcurrency, 4, 1, 16),
+		Refresh: Refresh{
+			Devices:      r.refresh(SettingRefreshDevices, DefaultRefresh.Devices),
+			Mailboxes:    r.refresh(SettingRefreshMailboxes, DefaultRefresh.Mailboxes),
+			UserSecurity: r.refresh(SettingRefreshUserSecurity, DefaultRefresh.UserSecurity),
+		},
 		PublicBaseURL:   r.requiredURL(SettingPublicBaseURL),
 		KeyVaultURL:     r.requiredHTTPS(SettingKeyVaultURL),
 		StateSigningKey: r.key(SettingStateSigningKey),
@@ -385,6 +395,20 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	}
 	r.fail(name, "is %q, want a duration such as PT30M or 30m", v)
 	return def
+}
+
+// MaxRefresh bounds the refresh settings: data older than a week is not an inventory any more.
+const MaxRefresh = 7 * 24 * time.Hour
+
+// refresh is a duration setting between 0 (every run) and MaxRefresh.
+func (r *reader) refresh(name string, def time.Duration) time.Duration {
+	d := r.duration(name, def)
+	if d > MaxRefresh {
+		v, _ := r.get(name)
+		r.fail(name, "is %q, want at most P7D (0 reads the collection on every run)", v)
+		return def
+	}
+	return d
 }
 
 var isoRe = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)

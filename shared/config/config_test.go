@@ -60,6 +60,8 @@ func TestLoadNamesEveryBadSetting(t *testing.T) {
 		{"ca file", func(m map[string]string) { m[SettingCloudCAFile] = "/nonexistent/ca.pem" }, []string{"CLOUD_CA_FILE names \"/nonexistent/ca.pem\""}},
 		{"spread", func(m map[string]string) { m[SettingFanoutSpread] = "soon" }, []string{"FANOUT_SPREAD is \"soon\""}},
 		{"concurrency", func(m map[string]string) { m[SettingSyncConcurrency] = "100" }, []string{"SYNC_CONCURRENCY is \"100\""}},
+		{"refresh too long", func(m map[string]string) { m[SettingRefreshMailboxes] = "P30D" }, []string{"REFRESH_MAILBOXES is \"P30D\", want at most P7D"}},
+		{"refresh not a duration", func(m map[string]string) { m[SettingRefreshDevices] = "daily" }, []string{"REFRESH_DEVICES is \"daily\""}},
 		{"short key", func(m map[string]string) { m[SettingStateSigningKey] = "c2hvcnQ=" }, []string{"STATE_SIGNING_KEY is not base64 of at least 32 bytes"}},
 		{"bad bool", func(m map[string]string) { m[SettingAutoConsent] = "maybe" }, []string{"AUTO_CONSENT is \"maybe\""}},
 		{"auth flag not .NET's", func(m map[string]string) { m[SettingAppServiceAuth] = "1" }, []string{"WEBSITE_AUTH_ENABLED is \"1\", want True or False"}},

@@ -184,6 +184,11 @@ func (s *Service) retrying(ctx context.Context, tenantID string, attempts int, f
 }
 
 func (s *Service) verifyOnce(ctx context.Context, tenantID string) (string, error) {
+	// A token cached from before this consent (discovery's access check) lacks the roles just
+	// granted; each attempt asks Entra for a new one.
+	if f, ok := s.o.Credentials.(identity.Forgetter); ok {
+		f.Forget(tenantID)
+	}
 	cred, err := s.o.Credentials.For(tenantID)
 	if err != nil {
 		return "", err

@@ -95,6 +95,13 @@ func (r *recordingCreds) For(tenantID string) (azcore.TokenCredential, error) {
 	return recordingCred{c, r}, nil
 }
 
+// Forget passes through to the real credentials (identity.Forgetter).
+func (r *recordingCreds) Forget(tenantID string) {
+	if f, ok := r.inner.(identity.Forgetter); ok {
+		f.Forget(tenantID)
+	}
+}
+
 func (r *recordingCreds) tokens() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -104,6 +104,7 @@ type tenantView struct {
 	SentAt       string
 	ExpiresAt    string
 	LastSuccess  string
+	DataAge      string
 	MFA          string
 	ProgressText string
 }
@@ -124,7 +125,7 @@ func RenderTenant(w io.Writer, c Chrome, p TenantPage) error {
 	tv := tenantView{page: page{Chrome: c, Title: nonEmpty(p.T.DisplayName, p.T.TenantID), Nav: "overview", SignOut: SignOutURL}, P: p,
 		CSV: link(url.Values{"format": {"csv"}}), Relationship: RelationshipText(p.T.Relationship), ConsentText: ConsentText(p.Consent),
 		SentAt: ShortTime(p.Consent.SentAt), ExpiresAt: ShortTime(p.Consent.ExpiresAt), LastSuccess: ShortTime(p.T.Sync.LastSuccessAt),
-		MFA: PercentText(p.T.MFARegisteredPercent), ProgressText: "Sync " + p.T.Sync.State + "…"}
+		DataAge: DataAgeText(p.T.Collections), MFA: PercentText(p.T.MFARegisteredPercent), ProgressText: "Sync " + p.T.Sync.State + "…"}
 	for _, t := range Tabs {
 		tv.Tabs = append(tv.Tabs, tab{Name: t.Name, Label: t.Label, Href: base + "?tab=" + t.Name, Current: t.Name == p.Query.Tab})
 	}

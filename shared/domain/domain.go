@@ -196,6 +196,7 @@ type RunCollection struct {
 	Unavailable  string `json:"unavailable,omitempty"` // code, when the tenant cannot provide it
 	Error        string `json:"error,omitempty"`       // code, when it failed
 	Skipped      int    `json:"skipped,omitempty"`     // source rows left out as unusable (see CollectionStatus.SkipReason)
+	NotDue       bool   `json:"notDue,omitempty"`      // not read: its refresh interval had not passed (REFRESH_* settings)
 }
 
 // SyncRequest is the body of a tenant-sync queue message.

@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // Problem is the one shape of "what went wrong and what the MSP does about it": a run's error,
@@ -55,20 +56,24 @@ type CollectionStatus struct {
 	// Skipped counts source rows the last run left out as unusable, SkipReason says which.
 	Skipped    int
 	SkipReason string
+	// SyncedAt is when the stored rows were last read from Microsoft (a collection without delta
+	// is read again only when its refresh interval has passed): the data's age.
+	SyncedAt time.Time
 }
 
 type collectionStatusWire struct {
-	Available   bool   `json:"available"`
-	Code        string `json:"code,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Remediation string `json:"remediation,omitempty"`
-	Skipped     int    `json:"skipped,omitempty"`
-	SkipReason  string `json:"skipReason,omitempty"`
+	Available   bool      `json:"available"`
+	Code        string    `json:"code,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Remediation string    `json:"remediation,omitempty"`
+	Skipped     int       `json:"skipped,omitempty"`
+	SkipReason  string    `json:"skipReason,omitempty"`
+	SyncedAt    time.Time `json:"syncedAt,omitzero"`
 }
 
 // MarshalJSON writes the wire shape.
 func (c CollectionStatus) MarshalJSON() ([]byte, error) {
-	w := collectionStatusWire{Available: c.Available, Skipped: c.Skipped, SkipReason: c.SkipReason}
+	w := collectionStatusWire{Available: c.Available, Skipped: c.Skipped, SkipReason: c.SkipReason, SyncedAt: c.SyncedAt}
 	if c.Problem != nil {
 		w.Code, w.Reason, w.Remediation = c.Problem.Code, c.Problem.Message, c.Problem.Remediation
 	}
@@ -81,7 +86,7 @@ func (c *CollectionStatus) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*c = CollectionStatus{Available: w.Available, Skipped: w.Skipped, SkipReason: w.SkipReason}
+	*c = CollectionStatus{Available: w.Available, Skipped: w.Skipped, SkipReason: w.SkipReason, SyncedAt: w.SyncedAt}
 	if w.Code != "" || w.Reason != "" || w.Remediation != "" {
 		c.Problem = &Problem{Code: w.Code, Message: w.Reason, Remediation: w.Remediation}
 	}

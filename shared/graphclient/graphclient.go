@@ -34,13 +34,11 @@ func NewWithRetry(cred azcore.TokenCredential, ep cloud.Endpoints, retry *RetryH
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := ep.TLSConfig()
+	// The process's one transport: a client per sync costs no connections of its own.
+	base, err := ep.Transport()
 	if err != nil {
 		return nil, nil, err
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSClientConfig = tc
-	base.MaxIdleConnsPerHost = 64
 	// The SDK's own middleware (retry with Retry-After, redirect, compression, telemetry) on top of
 	// our transport.
 	mws := msgraphgocore.GetDefaultMiddlewaresWithOptions(&msgraphgocore.GraphClientOptions{GraphServiceVersion: "v1.0"})

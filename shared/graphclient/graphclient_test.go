@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +20,7 @@ import (
 
 // fakeCredential hands out a fixed token and records the scopes asked for.
 type fakeCredential struct {
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	scopes []string
 }
 
@@ -35,7 +35,7 @@ func (c *fakeCredential) GetToken(_ context.Context, o policy.TokenRequestOption
 // and the CA file that trusts it.
 func graphServer(t *testing.T, throttle int) (*httptest.Server, string, *[]string) {
 	t.Helper()
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	var seen []string
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()

@@ -18,6 +18,17 @@ type Credentials interface {
 	For(tenantID string) (azcore.TokenCredential, error)
 }
 
+// Forgetter is a Credentials that can drop a tenant's cached credential, and with it the tokens it
+// holds. An app-only token's roles claim lists the app role assignments of the service principal
+// (learn.microsoft.com/graph/api/resources/approleassignment: an assigned role "is included in the
+// roles claim of tokens where the subject is the assigned principal"), as they were when the token
+// was issued, so after consent grants roles a token cached from before (discovery's access check,
+// say) keeps answering 403 until it expires: whoever changed the consent forgets the credential so
+// the next token is a new one. That a token is never re-evaluated is inferred, not stated there.
+type Forgetter interface {
+	Forget(tenantID string)
+}
+
 // AppCredentials are the app's app-only credentials into every tenant, in one of three modes:
 // a client secret, a certificate, or federated (the Function App's managed identity token used as
 // the client assertion, through a federated identity credential on the app registration: nothing
@@ -76,4 +87,11 @@ func (c *AppCredentials) For(tenantID string) (azcore.TokenCredential, error) {
 	}
 	c.cache[tenantID] = cred
 	return cred, nil
+}
+
+// Forget implements Forgetter.
+func (c *AppCredentials) Forget(tenantID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.cache, tenantID)
 }

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +32,7 @@ type recorded struct {
 // pcServer answers each request with answer and records it.
 type pcServer struct {
 	*httptest.Server
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	reqs []recorded
 }
 

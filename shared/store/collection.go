@@ -42,6 +42,7 @@ type CollectionWriter struct {
 
 	err      error // sticky: once a call fails the writer only reports it
 	loaded   bool
+	lazy     bool // LoadOnWrite: Load before the first Put or Delete, not before
 	finished bool
 	known    map[string]string   // RowKey -> content hash of the row as stored (or about to be)
 	seen     map[string]struct{} // RowKeys Put in this run
@@ -49,6 +50,7 @@ type CollectionWriter struct {
 	index    map[string]int // RowKey -> position in pending: one action per row per transaction
 	bytes    int            // pending payload estimate
 	stats    Stats
+	inflight *inflightTx // the transaction being submitted while the next batch fills
 }
 
 type batchAction struct {
@@ -122,10 +124,31 @@ func (w *CollectionWriter) Load(ctx context.Context) error {
 	return nil
 }
 
+// LoadOnWrite defers Load to the first Put or Delete: a delta round that brings no change then
+// reads nothing from the table, and one that does still skips unchanged rows and counts exactly.
+func (w *CollectionWriter) LoadOnWrite() { w.lazy = true }
+
+func (w *CollectionWriter) loadIfDeferred(ctx context.Context) error {
+	if !w.lazy || w.loaded {
+		return nil
+	}
+	w.lazy = false
+	return w.Load(ctx)
+}
+
+// Count is the number of the tenant's rows in the table once Finish has run; ok is false when the
+// writer never loaded the stored rows (a delta round without changes), so it cannot know.
+func (w *CollectionWriter) Count() (n int, ok bool) {
+	return len(w.known), w.loaded
+}
+
 // Put stores v (a domain struct) under key; key is escaped with EscapeKey. A row whose content
 // hash matches the stored one is not rewritten.
 func (w *CollectionWriter) Put(ctx context.Context, key string, v any) error {
 	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.loadIfDeferred(ctx); err != nil {
 		return err
 	}
 	rk, err := escapeRowKey(key)
@@ -151,6 +174,9 @@ func (w *CollectionWriter) Put(ctx context.Context, key string, v any) error {
 // row that vanishes meanwhile does not fail the batch.
 func (w *CollectionWriter) Delete(ctx context.Context, key string) error {
 	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.loadIfDeferred(ctx); err != nil {
 		return err
 	}
 	rk, err := escapeRowKey(key)
@@ -197,6 +223,9 @@ func (w *CollectionWriter) Finish(ctx context.Context, removeUnseen bool) (Stats
 	if err := w.flush(ctx); err != nil {
 		return w.stats, err
 	}
+	if err := w.wait(); err != nil {
+		return w.stats, err
+	}
 	w.finished = true
 	return w.stats, nil
 }
@@ -227,22 +256,69 @@ func (w *CollectionWriter) add(ctx context.Context, a batchAction) error {
 	return nil
 }
 
+// flush hands the pending batch to a transaction submitted in the background, after waiting for
+// the previous one: the caller goes on reading the next page from Graph while the table writes,
+// and at most two batches (one filling, one in flight, each ≤ 100 rows and < 4 MiB) are held.
+// Transactions still run one at a time and in order, so a later action on a row lands after an
+// earlier one.
 func (w *CollectionWriter) flush(ctx context.Context) error {
 	if len(w.pending) == 0 {
 		return nil
 	}
+	if err := w.wait(); err != nil {
+		return err
+	}
 	acts := w.pending
 	w.pending, w.index, w.bytes = nil, map[string]int{}, 0
-	if err := w.submit(ctx, acts); err != nil {
-		return w.fail(err)
+	tx := &inflightTx{done: make(chan struct{})}
+	w.inflight = tx
+	go func() {
+		defer close(tx.done)
+		defer func() {
+			// A panic here would end the process (no recover reaches this goroutine): it fails
+			// the writer instead, like any storage error.
+			if v := recover(); v != nil {
+				tx.err = fmt.Errorf("%s/%s: transaction panicked: %v", w.table, w.tenantID, v)
+			}
+		}()
+		tx.err = w.submit(ctx, acts, &tx.stats)
+	}()
+	return nil
+}
+
+// inflightTx is a transaction submitted in the background, with what it did.
+type inflightTx struct {
+	done  chan struct{}
+	stats Stats
+	err   error
+}
+
+// Wait waits for the transaction in flight, if any: a caller giving up on a writer (its read
+// failed) calls it before starting another writer on the same rows.
+func (w *CollectionWriter) Wait() error { return w.wait() }
+
+// wait waits for the transaction in flight and takes in its outcome.
+func (w *CollectionWriter) wait() error {
+	tx := w.inflight
+	if tx == nil {
+		return nil
+	}
+	<-tx.done
+	w.inflight = nil
+	w.stats.Written += tx.stats.Written
+	w.stats.Deleted += tx.stats.Deleted
+	w.stats.Transactions += tx.stats.Transactions
+	w.stats.Truncated += tx.stats.Truncated
+	if tx.err != nil {
+		return w.fail(tx.err)
 	}
 	return nil
 }
 
-// submit runs one transaction. Table Storage fails the whole transaction when one delete targets
+// submit runs one transaction, counting what it did in st. Table Storage fails the whole transaction when one delete targets
 // a missing row (ResourceNotFound, with the failing action's index in the message); such a row is
 // already in the state we want, so that action is dropped and the rest resubmitted.
-func (w *CollectionWriter) submit(ctx context.Context, acts []batchAction) error {
+func (w *CollectionWriter) submit(ctx context.Context, acts []batchAction, st *Stats) error {
 	for len(acts) > 0 {
 		tx := make([]aztables.TransactionAction, len(acts))
 		for i, a := range acts {
@@ -252,16 +328,16 @@ func (w *CollectionWriter) submit(ctx context.Context, acts []batchAction) error
 			}
 		}
 		_, err := w.client.SubmitTransaction(ctx, tx, nil)
-		w.stats.Transactions++
+		st.Transactions++
 		if err == nil {
 			for _, a := range acts {
 				switch {
 				case a.del:
-					w.stats.Deleted++
+					st.Deleted++
 				default:
-					w.stats.Written++
+					st.Written++
 					if a.truncated {
-						w.stats.Truncated++
+						st.Truncated++
 					}
 				}
 			}
@@ -278,14 +354,14 @@ func (w *CollectionWriter) submit(ctx context.Context, acts []batchAction) error
 		if f.index >= 0 {
 			return w.txError(err, f, acts) // 404 on an upsert: the table is gone, not a row
 		}
-		return w.submitDeletesAlone(ctx, acts, err, f)
+		return w.submitDeletesAlone(ctx, acts, err, f, st)
 	}
 	return nil
 }
 
 // submitDeletesAlone is the fallback when a 404 names no action: upserts as one transaction,
 // deletes one by one, tolerating rows already gone.
-func (w *CollectionWriter) submitDeletesAlone(ctx context.Context, acts []batchAction, txErr error, f txFailure) error {
+func (w *CollectionWriter) submitDeletesAlone(ctx context.Context, acts []batchAction, txErr error, f txFailure, st *Stats) error {
 	var upserts []batchAction
 	for _, a := range acts {
 		if !a.del {
@@ -295,7 +371,7 @@ func (w *CollectionWriter) submitDeletesAlone(ctx context.Context, acts []batchA
 	if len(upserts) == len(acts) {
 		return w.txError(txErr, f, acts)
 	}
-	if err := w.submit(ctx, upserts); err != nil {
+	if err := w.submit(ctx, upserts, st); err != nil {
 		return err
 	}
 	for _, a := range acts {
@@ -305,7 +381,7 @@ func (w *CollectionWriter) submitDeletesAlone(ctx context.Context, acts []batchA
 		_, err := w.client.DeleteEntity(ctx, w.tenantID, a.rk, nil)
 		switch {
 		case err == nil:
-			w.stats.Deleted++
+			st.Deleted++
 		case !IsNotFound(err):
 			return fmt.Errorf("%s/%s: delete %q: %w", w.table, w.tenantID, a.rk, err)
 		}

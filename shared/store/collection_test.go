@@ -22,7 +22,10 @@ import (
 
 // One Azurite for the package; every test works in its own tenant partition, so tests run in
 // parallel without seeing each other's rows.
-var testStore *Store
+var (
+	testStore *Store
+	testConn  string // Azurite's connection string
+)
 
 func TestMain(m *testing.M) { os.Exit(runWithAzurite(m)) }
 
@@ -34,6 +37,7 @@ func runWithAzurite(m *testing.M) int {
 		return 1
 	}
 	defer az.Stop()
+	testConn = az.ConnectionString()
 	if testStore, err = Open(config.Tables{ConnectionString: az.ConnectionString()}, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

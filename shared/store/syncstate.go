@@ -23,6 +23,16 @@ type SyncState struct {
 	Reason      string `json:"reason,omitempty"`
 	Remediation string `json:"remediation,omitempty"`
 	Count       int    `json:"count"`
+	// Code is the problem code with Reason and Remediation: why the collection is unavailable, or,
+	// when Available, what part of it is (sign-ins without Entra ID P1/P2), so a run that does not
+	// read the collection again reports what the last read found.
+	Code string `json:"code,omitempty"`
+	// Skipped and SkipReason: source rows the last read left out as unusable.
+	Skipped    int    `json:"skipped,omitempty"`
+	SkipReason string `json:"skipReason,omitempty"`
+	// Licensed is how many stored users hold a licence (users only; nil: not known yet), kept so a
+	// delta round without changes need not count them again.
+	Licensed *int `json:"licensed,omitempty"`
 }
 
 // GetSyncState reads a collection's state. A collection never synced gives the zero state (with

@@ -16,8 +16,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
+	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/crash"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/fanout"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
 	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/insights"
@@ -57,6 +59,8 @@ type Engine struct {
 	DeltaMaxAge time.Duration
 	// Roles repairs consent drift: missing app roles assigned through GDAP (nil: only reported).
 	Roles RoleAssigner
+	// Refresh is how often collections without delta are read again (zero value: every run).
+	Refresh config.Refresh
 }
 
 // Outcome is one collection's result.
@@ -72,7 +76,17 @@ type Outcome struct {
 	// Skipped counts source rows left out as unusable (mailbox report rows without a real name).
 	Skipped    int
 	SkipReason string
+	// NotDue: not read this run (its refresh interval had not passed); Count and the rest are the
+	// last read's.
+	NotDue bool
+	// SyncedAt is when the stored rows were last read from Microsoft.
+	SyncedAt time.Time
+
+	state *store.SyncState // to save at the run's end (nil: nothing to save)
 }
+
+// changed reports whether the collection's table changed this run.
+func (o Outcome) changed() bool { return o.Stats.Written+o.Stats.Deleted > 0 }
 
 // Result is a run's outcome.
 type Result struct {
@@ -112,7 +126,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 
 	res = &Result{Run: run}
 	drift := e.checkDrift(ctx, req.TenantID, log)
-	outcomes, summary, err := e.collect(ctx, req.TenantID, log)
+	outcomes, summary, err := e.collect(ctx, req.TenantID, req.Reason, log)
 	if drift != nil && err == nil {
 		outcomes = withDrift(outcomes, drift)
 	}
@@ -144,7 +158,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	run.Collections = map[string]domain.RunCollection{}
 	for _, o := range outcomes {
 		rc := domain.RunCollection{Full: o.Full, Count: o.Count, Written: o.Stats.Written, Unchanged: o.Stats.Unchanged, Deleted: o.Stats.Deleted, Transactions: o.Stats.Transactions,
-			Skipped: o.Skipped}
+			Skipped: o.Skipped, NotDue: o.NotDue}
 		if o.Unavailable != nil {
 			rc.Unavailable = o.Unavailable.Code
 		}
@@ -169,7 +183,7 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 		tr.ErrorCode, tr.ErrorMessage, tr.Remediation = problem.Code, problem.Message, problem.Remediation
 	}
 	for _, o := range outcomes {
-		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil, Skipped: o.Skipped, SkipReason: o.SkipReason}
+		cs := store.CollectionStatus{Available: o.Err == nil && o.Unavailable == nil, Skipped: o.Skipped, SkipReason: o.SkipReason, SyncedAt: o.SyncedAt}
 		if p := o.Unavailable; p != nil {
 			cs.Problem = &domain.Problem{Code: p.Code, Message: p.Message, Remediation: p.Remediation}
 		} else if o.Err != nil {
@@ -181,10 +195,12 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	if err := e.Store.SetTenantSyncResult(ctx, req.TenantID, tr); err != nil {
 		return res, fmt.Errorf("record tenant sync state: %w", err)
 	}
-	if state != domain.SyncFailed {
+	if state != domain.SyncFailed && summary != nil && summary.insightsDue {
 		// The console's cross-tenant insights read this summary, never every tenant's users.
 		if err := insights.Refresh(ctx, e.Store, req.TenantID, run.RunID, e.now()); err != nil {
 			log.Warn("insights summary not updated", "error", err.Error())
+		} else if err := e.Store.PutSyncStates(ctx, req.TenantID, []store.SyncState{{Collection: insightsState, Available: true, LastFullSync: e.now()}}); err != nil {
+			log.Warn("insights refresh time not recorded", "error", err.Error())
 		}
 	}
 	attrs := []any{"state", state, "durationMs", run.FinishedAt.Sub(run.StartedAt).Milliseconds()}
@@ -222,13 +238,37 @@ type summary struct {
 	counts                     map[string]int
 	mfaPercent                 *float64
 	mfaSource                  string
+	// insightsDue: the users or their security changed, or the insights summary is a day old
+	// (its inactivity buckets count days).
+	insightsDue bool
 }
 
+// insightsState is the SyncState row recording when the insights summary was last computed.
+const insightsState = "insights"
+
 // collect reads every collection. A returned error means the tenant could not be read at all.
-func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger) ([]Outcome, *summary, error) {
+func (e *Engine) collect(ctx context.Context, tenantID, reason string, log *slog.Logger) ([]Outcome, *summary, error) {
 	cred, err := e.Credentials.For(tenantID)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Every collection's state in one read; the new states are written in one transaction at the end.
+	states, err := e.Store.ListSyncStates(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	stateOf := func(coll string) store.SyncState {
+		st, ok := states[coll]
+		if !ok {
+			st.Collection = coll
+		}
+		return st
+	}
+	// A manual sync reads everything; scheduled and consent runs read a collection without delta
+	// only when its refresh interval has passed.
+	due := func(coll string, interval time.Duration) bool {
+		st := stateOf(coll)
+		return reason == fanout.ReasonManual || !st.Available || config.Due(st.LastFullSync, e.now(), interval)
 	}
 	retry := e.Retry
 	if retry == nil {
@@ -262,7 +302,7 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 	}
 	sum := &summary{displayName: ov.DisplayName, defaultDomain: ov.DefaultDomain, counts: map[string]int{}}
 	var mu sync.Mutex
-	outcomes := []Outcome{e.licences(ctx, tenantID, ov)}
+	outcomes := []Outcome{e.licences(ctx, tenantID, stateOf(CollLicenses), ov)}
 	g, gctx := errgroup.WithContext(ctx)
 	limit := e.Concurrency
 	if limit <= 0 {
@@ -292,25 +332,31 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		})
 	}
 	collection(CollUsers, func() Outcome {
-		return e.delta(gctx, tenantID, CollUsers, func(ctx context.Context, link string, s deltaSink) (string, error) {
+		return e.delta(gctx, tenantID, stateOf(CollUsers), func(ctx context.Context, link string, s deltaSink) (string, error) {
 			return usersDelta(ctx, client, adapter, link, skuNames, s)
 		})
 	})
 	collection(CollGroups, func() Outcome {
-		return e.delta(gctx, tenantID, CollGroups, func(ctx context.Context, link string, s deltaSink) (string, error) {
+		return e.delta(gctx, tenantID, stateOf(CollGroups), func(ctx context.Context, link string, s deltaSink) (string, error) {
 			return groupsDelta(ctx, client, adapter, link, s)
 		})
 	})
 	collection(CollDevices, func() Outcome {
-		return e.full(gctx, tenantID, CollDevices, func(ctx context.Context, s deltaSink) error { return devices(ctx, client, adapter, s) }, intuneUnavailable)
+		if !due(CollDevices, e.Refresh.Devices) {
+			return notDue(stateOf(CollDevices))
+		}
+		return e.full(gctx, tenantID, stateOf(CollDevices), func(ctx context.Context, s deltaSink) error { return devices(ctx, client, adapter, s) }, intuneUnavailable)
 	})
 	collection(CollMailboxes, func() Outcome {
 		if ov.Concealed != nil && *ov.Concealed {
 			p := remedy.ReportsConcealed
 			return Outcome{Collection: CollMailboxes, Unavailable: &p}
 		}
+		if !due(CollMailboxes, e.Refresh.Mailboxes) {
+			return notDue(stateOf(CollMailboxes))
+		}
 		var st mailboxStats
-		o := e.full(gctx, tenantID, CollMailboxes, func(ctx context.Context, s deltaSink) error {
+		o := e.full(gctx, tenantID, stateOf(CollMailboxes), func(ctx context.Context, s deltaSink) error {
 			var err error
 			st, err = mailboxes(ctx, hc, e.Endpoints.GraphURL, cred, ov.Concealed, s)
 			return err
@@ -319,6 +365,9 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		return o
 	})
 	collection(CollUserSecurity, func() Outcome {
+		if !due(CollUserSecurity, e.Refresh.UserSecurity) {
+			return notDue(stateOf(CollUserSecurity))
+		}
 		mc := mfaClients{client: client, adapter: adapter, log: log, newBeta: func() abstractions.RequestAdapter {
 			u := betaURL(e.Endpoints.GraphURL)
 			if u == "" {
@@ -331,7 +380,7 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 			}
 			return nil
 		}}
-		o, mfa := e.security(gctx, tenantID, mc)
+		o, mfa := e.security(gctx, tenantID, stateOf(CollUserSecurity), mc)
 		if mfa.Total > 0 && o.Err == nil {
 			pct := float64(mfa.Registered) * 100 / float64(mfa.Total)
 			mu.Lock()
@@ -341,28 +390,66 @@ func (e *Engine) collect(ctx context.Context, tenantID string, log *slog.Logger)
 		return o
 	})
 	_ = g.Wait() // every goroutine returns nil: failures are in the outcomes
-	for _, o := range outcomes {
+	var save []store.SyncState
+	for i, o := range outcomes {
 		if o.Err == nil && o.Unavailable == nil && o.Collection != CollUserSecurity {
 			sum.counts[o.Collection] = o.Count
 		}
+		if o.Collection == CollUsers || o.Collection == CollUserSecurity {
+			sum.insightsDue = sum.insightsDue || o.changed()
+		}
+		if o.Collection == CollUsers && o.state != nil {
+			// Counted from the table only when its users changed (or were never counted): a
+			// delta round without changes keeps the last count.
+			if st := stateOf(CollUsers); st.Licensed != nil && !o.changed() {
+				o.state.Licensed = st.Licensed
+			} else {
+				n, err := e.Store.CountWhere(ctx, store.TableUsers, tenantID, "Licenses ne ''")
+				if err != nil {
+					// Storage failed after the collections were written: fail the run transiently
+					// (the message is redelivered) rather than record a wrong licensed-user count.
+					return outcomes, nil, fmt.Errorf("count licensed users: %w", err)
+				}
+				o.state.Licensed = &n
+			}
+			sum.counts["licensedUsers"] = *o.state.Licensed
+		}
+		if o.state != nil {
+			if p := o.Unavailable; p != nil {
+				o.state.Code, o.state.Reason, o.state.Remediation = p.Code, p.Message, p.Remediation
+			}
+			o.state.Skipped, o.state.SkipReason = o.Skipped, o.SkipReason
+			save = append(save, *o.state)
+		}
+		outcomes[i] = o
 	}
-	n, err := e.Store.CountWhere(ctx, store.TableUsers, tenantID, "Licenses ne ''")
-	if err != nil {
-		// Storage failed after the collections were written: fail the run transiently (the
-		// message is redelivered) rather than record a wrong licensed-user count.
-		return outcomes, nil, fmt.Errorf("count licensed users: %w", err)
+	if _, ok := sum.counts["licensedUsers"]; !ok {
+		if l := stateOf(CollUsers).Licensed; l != nil {
+			sum.counts["licensedUsers"] = *l
+		}
 	}
-	sum.counts["licensedUsers"] = n
+	if err := e.Store.PutSyncStates(ctx, tenantID, save); err != nil {
+		// The delta links are not saved: the next run repeats this round.
+		return outcomes, nil, err
+	}
+	sum.insightsDue = sum.insightsDue || config.Due(stateOf(insightsState).LastFullSync, e.now(), 24*time.Hour)
 	return outcomes, sum, nil
 }
 
+// notDue is a collection left as the last read stored it: its count, its age and what it lacked.
+func notDue(st store.SyncState) Outcome {
+	o := Outcome{Collection: st.Collection, Count: st.Count, NotDue: true, SyncedAt: st.LastFullSync, Skipped: st.Skipped, SkipReason: st.SkipReason}
+	if st.Code != "" {
+		o.Unavailable = &domain.Problem{Code: st.Code, Message: st.Reason, Remediation: st.Remediation}
+	}
+	return o
+}
+
 func (e *Engine) reportHTTPClient(retry *graphclient.RetryHandler) (*http.Client, error) {
-	tc, err := e.Endpoints.TLSConfig()
+	base, err := e.Endpoints.Transport() // the process's one transport (shared/transport)
 	if err != nil {
 		return nil, err
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSClientConfig = tc
 	return &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(base, retry), Timeout: 5 * time.Minute}, nil
 }
 
@@ -373,14 +460,12 @@ func (s writerSink) put(ctx context.Context, key string, v any) error { return s
 func (s writerSink) remove(ctx context.Context, key string) error     { return s.w.Delete(ctx, key) }
 
 // delta syncs a collection with a delta query: from the stored link when it is fresh, else (or when
-// Graph rejects the token) a full round that also removes rows Graph no longer returns.
-func (e *Engine) delta(ctx context.Context, tenantID, coll string, fetch func(context.Context, string, deltaSink) (string, error)) Outcome {
-	o := Outcome{Collection: coll}
-	st, err := e.Store.GetSyncState(ctx, tenantID, coll)
-	if err != nil && !store.IsNotFound(err) {
-		o.Err = err
-		return o
-	}
+// Graph rejects the token) a full round that also removes rows Graph no longer returns. A delta
+// round reads the stored rows' keys only once Graph returns a change, so a round without changes
+// costs the table nothing; the count then stays the last one.
+func (e *Engine) delta(ctx context.Context, tenantID string, st store.SyncState, fetch func(context.Context, string, deltaSink) (string, error)) Outcome {
+	coll := st.Collection
+	o := Outcome{Collection: coll, SyncedAt: st.DeltaAt}
 	maxAge := e.DeltaMaxAge
 	if maxAge == 0 {
 		maxAge = 7 * 24 * time.Hour
@@ -392,10 +477,17 @@ func (e *Engine) delta(ctx context.Context, tenantID, coll string, fetch func(co
 	}
 	run := func(link string) (*store.CollectionWriter, string, error) {
 		w := e.Store.Collection(tables[coll], tenantID)
-		if err := w.Load(ctx); err != nil {
-			return nil, "", err
+		if link == "" {
+			if err := w.Load(ctx); err != nil {
+				return nil, "", err
+			}
+		} else {
+			w.LoadOnWrite()
 		}
 		next, err := fetch(ctx, link, writerSink{w})
+		if err != nil {
+			_ = w.Wait() // its last transaction lands before a full round reloads the rows
+		}
 		return w, next, err
 	}
 	w, next, err := run(link)
@@ -412,37 +504,36 @@ func (e *Engine) delta(ctx context.Context, tenantID, coll string, fetch func(co
 		o.Err = err
 		return o
 	}
-	if o.Count, err = e.Store.Count(ctx, tables[coll], tenantID); err != nil {
-		o.Err = err // the delta link is not saved: the next run repeats this round
-		return o
+	o.Count = st.Count
+	if n, ok := w.Count(); ok {
+		o.Count = n
 	}
 	now := e.now()
-	st.Collection, st.DeltaLink, st.DeltaAt, st.Available, st.Count = coll, next, now, true, o.Count
+	st.DeltaLink, st.DeltaAt, st.Available, st.Count = next, now, true, o.Count
+	st.Code, st.Reason, st.Remediation = "", "", ""
 	if o.Full {
 		st.LastFullSync = now
 	}
-	if err := e.Store.PutSyncState(ctx, tenantID, st); err != nil {
-		o.Err = err
-	}
+	o.SyncedAt, o.state = now, &st
 	return o
 }
 
-// full syncs a collection that has no delta query: every row each run, unseen rows removed.
-// unavailable recognises the errors that mean "this tenant cannot provide it".
-func (e *Engine) full(ctx context.Context, tenantID, coll string, fetch func(context.Context, deltaSink) error, unavailable func(error) *domain.Problem) Outcome {
-	o := Outcome{Collection: coll, Full: true}
+// full syncs a collection that has no delta query: every row, unseen rows removed. unavailable
+// recognises the errors that mean "this tenant cannot provide it".
+func (e *Engine) full(ctx context.Context, tenantID string, prev store.SyncState, fetch func(context.Context, deltaSink) error, unavailable func(error) *domain.Problem) Outcome {
+	coll := prev.Collection
+	o := Outcome{Collection: coll, Full: true, SyncedAt: prev.LastFullSync}
 	w := e.Store.Collection(tables[coll], tenantID)
 	if err := w.Load(ctx); err != nil {
 		o.Err = err
 		return o
 	}
 	if err := fetch(ctx, writerSink{w}); err != nil {
+		_ = w.Wait() // nothing of this run is written after it ends
 		if p := unavailable(err); p != nil {
 			// Keep what was stored before: the data is stale, not wrong, and the flag says so.
 			o.Unavailable = p
-			if err := e.Store.PutSyncState(ctx, tenantID, store.SyncState{Collection: coll, Available: false, Reason: p.Message, Remediation: p.Remediation}); err != nil {
-				o.Unavailable, o.Err = nil, err
-			}
+			o.state = &store.SyncState{Collection: coll, Available: false}
 			return o
 		}
 		o.Err = err
@@ -453,22 +544,18 @@ func (e *Engine) full(ctx context.Context, tenantID, coll string, fetch func(con
 		o.Err = err
 		return o
 	}
-	if o.Count, err = e.Store.Count(ctx, tables[coll], tenantID); err != nil {
-		o.Err = err
-		return o
-	}
-	if err := e.Store.PutSyncState(ctx, tenantID, store.SyncState{Collection: coll, Available: true, LastFullSync: e.now(), Count: o.Count}); err != nil {
-		o.Err = err
-	}
+	o.Count, _ = w.Count()
+	o.SyncedAt = e.now()
+	o.state = &store.SyncState{Collection: coll, Available: true, LastFullSync: o.SyncedAt, Count: o.Count}
 	return o
 }
 
 // licences writes subscribedSkus (already read in the overview batch).
-func (e *Engine) licences(ctx context.Context, tenantID string, ov *overview) Outcome {
+func (e *Engine) licences(ctx context.Context, tenantID string, st store.SyncState, ov *overview) Outcome {
 	if ov.SkusErr != nil {
-		return Outcome{Collection: CollLicenses, Err: ov.SkusErr}
+		return Outcome{Collection: CollLicenses, Err: ov.SkusErr, SyncedAt: st.LastFullSync}
 	}
-	return e.full(ctx, tenantID, CollLicenses, func(ctx context.Context, s deltaSink) error {
+	return e.full(ctx, tenantID, st, func(ctx context.Context, s deltaSink) error {
 		for _, sku := range ov.Skus {
 			l := domain.License{SkuPartNumber: str(sku.GetSkuPartNumber()), Status: str(sku.GetCapabilityStatus())}
 			if sku.GetSkuId() != nil {
@@ -499,17 +586,17 @@ func intv(p *int32) int {
 
 // security syncs MFA state and last sign-in into UserSecurity: from the registration report, or,
 // where that needs the Entra ID P1/P2 the tenant lacks, from the fallback (mfa.go).
-func (e *Engine) security(ctx context.Context, tenantID string, mc mfaClients) (Outcome, mfaOutcome) {
+func (e *Engine) security(ctx context.Context, tenantID string, st store.SyncState, mc mfaClients) (Outcome, mfaOutcome) {
 	var mfa mfaOutcome
 	signIn, signErr := signIns(ctx, mc.client, mc.adapter)
 	var premium *domain.Problem
 	if signErr != nil {
 		if premium = premiumUnavailable(signErr); premium == nil {
-			return Outcome{Collection: CollUserSecurity, Err: signErr}, mfa
+			return Outcome{Collection: CollUserSecurity, Err: signErr, SyncedAt: st.LastFullSync}, mfa
 		}
 		signIn = map[string]time.Time{}
 	}
-	o := e.full(ctx, tenantID, CollUserSecurity, func(ctx context.Context, s deltaSink) error {
+	o := e.full(ctx, tenantID, st, func(ctx context.Context, s deltaSink) error {
 		var err error
 		mfa.Registered, mfa.Total, err = mfaRegistrations(ctx, mc.client, mc.adapter, signIn, s)
 		mfa.Source = domain.MFASourceReport

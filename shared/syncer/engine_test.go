@@ -31,6 +31,7 @@ var (
 	azStore *store.Store
 	azErr   error
 	azStop  func()
+	azConn  string
 )
 
 func TestMain(m *testing.M) {
@@ -49,7 +50,7 @@ func testStore(t *testing.T) *store.Store {
 			azErr = err
 			return
 		}
-		azStop = az.Stop
+		azStop, azConn = az.Stop, az.ConnectionString()
 		if azStore, azErr = store.Open(config.Tables{ConnectionString: az.ConnectionString()}, nil); azErr == nil {
 			azErr = azStore.Ensure(context.Background())
 		}

@@ -18,7 +18,10 @@ import (
 // Authentication_RequestFromNonPremiumTenantOrB2CTenant otherwise). Only id and one timestamp per
 // user are kept, so the map stays small even for large tenants.
 func signIns(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter abstractions.RequestAdapter) (map[string]time.Time, error) {
-	top := int32(500) // Graph's maximum page when signInActivity is selected
+	// Graph's maximum page when signInActivity is selected or filtered on is 500 (List users,
+	// learn.microsoft.com/graph/api/user-list, "Optional query parameters"; lowered from 999 by
+	// microsoft-graph-docs-contrib PR 9591, July 2025). The default page is 100.
+	top := int32(500)
 	resp, err := c.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: []string{"id", "signInActivity"}, Top: &top},
 	})
@@ -43,7 +46,16 @@ func signIns(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter abst
 
 // mfaRegistrations streams userRegistrationDetails, joined with the sign-in times, into sink.
 func mfaRegistrations(ctx context.Context, c *msgraphsdk.GraphServiceClient, adapter abstractions.RequestAdapter, lastSignIn map[string]time.Time, sink deltaSink) (registered, total int, err error) {
-	resp, err := c.Reports().AuthenticationMethods().UserRegistrationDetails().Get(ctx, &reports.AuthenticationMethodsUserRegistrationDetailsRequestBuilderGetRequestConfiguration{})
+	// $top=999 rather than the default page of 100: a page per 999 users, and identity reports
+	// allow only 5 requests per 10 s per app per tenant. learn.microsoft.com/graph/api/
+	// authenticationmethodsroot-list-userregistrationdetails names $filter among the supported query
+	// parameters; that $top is honoured up to 999 like the directory's lists comes from Graph
+	// PowerShell's -Top on Get-MgReportAuthenticationMethodUserRegistrationDetail and was not found
+	// stated on the API page: unverified.
+	top := int32(999)
+	resp, err := c.Reports().AuthenticationMethods().UserRegistrationDetails().Get(ctx, &reports.AuthenticationMethodsUserRegistrationDetailsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &reports.AuthenticationMethodsUserRegistrationDetailsRequestBuilderGetQueryParameters{Top: &top},
+	})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -139,7 +139,18 @@ func generatedSkus(r *rng, t *Tenant, users int) []Sku {
 		}
 	}
 	if r.chance(0.3) {
-		add("EXCHANGESTANDARD", 7+r.intn(8)) // shared-mailbox style extras
+		// Shared-mailbox style extras. A tenant already on EXCHANGESTANDARD keeps its one row:
+		// subscribedSkus lists a SKU once, and a second row of the same skuId was rewritten on
+		// every sync. The same random numbers are drawn either way, so every later tenant of a
+		// seed stays what it was.
+		n := len(skus)
+		add("EXCHANGESTANDARD", 7+r.intn(8))
+		for _, k := range skus[:n] {
+			if k.SkuPartNumber == "EXCHANGESTANDARD" {
+				skus = skus[:n]
+				break
+			}
+		}
 	}
 	return skus
 }

@@ -214,6 +214,14 @@ func TestLargeGeneratedTenants(t *testing.T) {
 		if len(tn.GDAP) != 1 || len(tn.Skus) == 0 || tn.GroupSlots() < 3 || tn.DeviceCount() == 0 {
 			t.Fatalf("tenant %d: gdap %d skus %d groups %d devices %d", i, len(tn.GDAP), len(tn.Skus), tn.GroupSlots(), tn.DeviceCount())
 		}
+		// subscribedSkus lists each SKU once: a duplicate row was rewritten on every sync.
+		seenSku := map[string]bool{}
+		for _, k := range tn.Skus {
+			if seenSku[k.SkuPartNumber] {
+				t.Fatalf("tenant %d lists %s twice", i, k.SkuPartNumber)
+			}
+			seenSku[k.SkuPartNumber] = true
+		}
 		r := tn.GDAP[0]
 		if r.Status == "active" && reflect.DeepEqual(r.Roles, standardRoles) {
 			standard++
