@@ -43,7 +43,7 @@ type Transport struct {
 	dials  atomic.Int64
 	dialMu sync.Mutex
 	dialTo map[string]int64 // host:port → connections opened
-	sentTo sync.Map       // host:port → *atomic.Int64 requests sent
+	sentTo sync.Map         // host:port → *atomic.Int64 requests sent
 }
 
 var (
