@@ -45,3 +45,34 @@ func TestMissing(t *testing.T) {
 		t.Errorf("no roles: missing %d, want %d", len(m), len(Customer()))
 	}
 }
+
+// The gdap path's delegated scopes are read scopes; a tenant whose service account cannot assign
+// app roles is granted no write scope at all.
+func TestConsentScopesLeastPrivilege(t *testing.T) {
+	for _, s := range CustomerDelegated() {
+		if !strings.Contains(s, ".Read.") && !strings.HasSuffix(s, ".Read") {
+			t.Errorf("delegated scope %s is not a read scope", s)
+		}
+	}
+	for _, s := range ConsentScopes(false, true) {
+		if strings.Contains(s, "Write") {
+			t.Errorf("a tenant without Privileged Role Administrator is granted %s", s)
+		}
+	}
+	if got := ConsentScopes(true, true); len(got) != len(Bootstrap) {
+		t.Errorf("cpv+roles tenant granted %v, want exactly %v", got, Bootstrap)
+	}
+	unknown := ConsentScopes(false, false)
+	seen := map[string]bool{}
+	for _, s := range unknown {
+		if seen[s] {
+			t.Errorf("unknown roles: %s granted twice", s)
+		}
+		seen[s] = true
+	}
+	for _, s := range append(append([]string{}, Bootstrap...), CustomerDelegated()...) {
+		if !seen[s] {
+			t.Errorf("unknown roles: %s missing from %v", s, unknown)
+		}
+	}
+}

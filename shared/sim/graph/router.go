@@ -112,6 +112,10 @@ func (s *Service) serveAPI(rw http.ResponseWriter, r *http.Request, rid, crid st
 		c.fail(notFoundFor(c))
 		return
 	}
+	if e := c.delegatedRoles(endpoint); e != nil {
+		c.fail(e)
+		return
+	}
 	if e := h(c); e != nil {
 		c.fail(e)
 	}
