@@ -179,8 +179,10 @@ func TestConsentEndToEnd(t *testing.T) {
 	// 2. Discovery with AUTO_CONSENT: Woodgrove (GDAP with Cloud Application Administrator and
 	// Privileged Role Administrator) is consented through Partner Center, its app roles assigned
 	// through GDAP and verified (cpv+roles), and its first sync queued at once. Consolidated
-	// Messenger (no Privileged Role Administrator) gets Partner Center's service principal without
-	// app roles: never consented, the fix names the role and relationship, or the link.
+	// Messenger (no Privileged Role Administrator, Global Reader) gets Partner Center's service
+	// principal with delegated read scopes and no app roles: consented by the gdap path once a
+	// delegated token with Global Reader read it, synced with that token, mailbox usage
+	// unavailable naming Reports Reader.
 	do := func(method, path, body string) (int, []byte) {
 		status, _, b := s.call(method, path, body, false)
 		return status, []byte(b)
@@ -190,14 +192,8 @@ func TestConsentEndToEnd(t *testing.T) {
 		Found   int
 		Consent *consent.Summary `json:"consent"`
 	}
-	if op.State != operation.StateSucceeded || json.Unmarshal(op.Result, &disc) != nil || disc.Consent == nil || disc.Consent.Consented != 1 || disc.Consent.Error != "" {
+	if op.State != operation.StateSucceeded || json.Unmarshal(op.Result, &disc) != nil || disc.Consent == nil || disc.Consent.Consented != 2 || disc.Consent.Error != "" {
 		t.Fatalf("discovery: %+v %s", op, op.Result)
-	}
-
-	if cm := s.tenant(scenario.DemoConsolidated); cm.Consent.State != domain.ConsentFailed || cm.Consent.Method != consent.MethodLink ||
-		!strings.Contains(cm.Consent.Error, "Privileged Role Administrator") || !strings.Contains(cm.Consent.Error, cm.Relationship.ID) ||
-		!strings.Contains(cm.Consent.Error, "consent-link") {
-		t.Errorf("Consolidated Messenger after discovery: %+v", cm.Consent)
 	}
 
 	// 3. Adventure Works (Global Reader only): Partner Center cannot, the link can.
@@ -236,6 +232,11 @@ func TestConsentEndToEnd(t *testing.T) {
 	s.waitIdle()
 	checkFirstSync(t, s, scenario.DemoWoodgroveBank, consent.MethodCPV)
 	checkFirstSync(t, s, scenario.DemoAdventureWorks, consent.MethodLink)
+	checkFirstSync(t, s, scenario.DemoConsolidated, consent.MethodGDAP)
+	if cm := s.tenant(scenario.DemoConsolidated); cm.Sync.State != domain.SyncPartial || cm.Collections["mailboxes"].Available ||
+		!strings.Contains(cm.Collections["mailboxes"].Remediation, "Reports Reader") || !cm.Collections["users"].Available {
+		t.Errorf("Consolidated Messenger after its delegated first sync: %+v %+v", cm.Sync, cm.Collections)
+	}
 
 	// 6. A declined link: Alpine Ski House's admin says no.
 	if status, _, body = s.call("POST", "/api/tenants/"+scenario.DemoAlpineSkiHouse+"/consent-link", `{"email":"it@alpineskihouse.onmicrosoft.com"}`, false); status != http.StatusAccepted {

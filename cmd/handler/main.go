@@ -157,7 +157,11 @@ func run() error {
 		Engine: &sync.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Log: log,
 			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
 				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
-			}}},
+			}},
+			// gdap tenants sync with the service account's delegated token for each customer
+			Delegated: func(ctx context.Context, tenantID string) (string, error) {
+				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
+			}},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
 			PartnerCenter: partnerCenter, Log: log},
 	}

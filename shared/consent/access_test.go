@@ -23,7 +23,7 @@ func TestDiscoveryAccessCheck(t *testing.T) {
 		fix  []string
 	}{
 		scenario.DemoWoodgroveBank:  {discovery.PathCPVRoles, nil},
-		scenario.DemoConsolidated:   {discovery.PathLink, []string{"Privileged Role Administrator"}},
+		scenario.DemoConsolidated:   {discovery.PathGDAP, []string{"Privileged Role Administrator"}},
 		scenario.DemoAdventureWorks: {discovery.PathLink, []string{"Cloud Application Administrator and Privileged Role Administrator"}},
 	} {
 		a, ok := byID[id]
@@ -64,6 +64,8 @@ func TestPathNeedsBothRoles(t *testing.T) {
 		{[]string{discovery.RolePrivilegedRoleAdmin}, discovery.PathLink, 1},
 		{[]string{discovery.RoleApplicationAdmin, discovery.RolePrivilegedRoleAdmin}, discovery.PathCPVRoles, 0},
 		{[]string{discovery.RoleGlobalAdmin}, discovery.PathCPVRoles, 0},
+		{[]string{discovery.RoleCloudApplicationAdmin, discovery.RoleGlobalReader}, discovery.PathGDAP, 1},
+		{[]string{discovery.RoleGlobalReader}, discovery.PathLink, 2},
 	} {
 		if p, m := discovery.Path(c.roles); p != c.path || len(m) != c.missing {
 			t.Errorf("Path(%v) = %s %v, want %s with %d missing", c.roles, p, m, c.path, c.missing)

@@ -12,6 +12,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/microsoftgraph/msgraph-sdk-go/organization"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
@@ -203,6 +204,12 @@ func (s *Service) verifyOnce(ctx context.Context, tenantID string) (string, erro
 	if err != nil {
 		return "", err
 	}
+	return s.readOrganization(ctx, tenantID, cred)
+}
+
+// readOrganization reads /organization with cred and returns the tenant's name; an answer for
+// another tenant is an error.
+func (s *Service) readOrganization(ctx context.Context, tenantID string, cred azcore.TokenCredential) (string, error) {
 	client, _, err := graphclient.New(cred, s.o.Endpoints)
 	if err != nil {
 		return "", err

@@ -15,6 +15,7 @@ import (
 const (
 	RoleGlobalAdmin         = "62e90394-69f5-4237-9190-012177145e10"
 	RolePrivilegedRoleAdmin = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+	RoleGlobalReader        = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 )
 
 // readAccess fills, for each active relationship, the roles in force: those of its active access
@@ -67,6 +68,7 @@ func contains(s []string, v string) bool {
 // Consent paths the access check predicts.
 const (
 	PathCPVRoles = "cpv+roles" // Partner Center consent, then app roles assigned through GDAP
+	PathGDAP     = "gdap"      // Partner Center consent, then delegated sync with the GDAP roles
 	PathLink     = "link"      // the customer's admin approves the emailed admin-consent link
 )
 
@@ -94,6 +96,13 @@ func Path(roles []string) (path string, missing []string) {
 	if len(missing) == 0 {
 		return PathCPVRoles, nil
 	}
+	// Without Privileged Role Administrator no app roles can be granted, but with a consent role
+	// (the service principal and delegated read scopes through Partner Center) and Global Reader
+	// the service account's delegated token reads the tenant: the gdap path. missing still names
+	// what app-only access would need.
+	if len(missing) == 1 && has(RoleGlobalReader) {
+		return PathGDAP, missing
+	}
 	return PathLink, missing
 }
 
@@ -108,7 +117,12 @@ func accessOf(tenantID string, r domain.Relationship) Access {
 	}
 	var missing []string
 	a.Path, missing = Path(r.AssignedRoles)
-	if len(missing) > 0 {
+	switch {
+	case a.Path == PathGDAP:
+		a.Fix = "Synced with the service account's delegated token (Global Reader; mailbox usage needs Reports Reader too). For app-only access add " +
+			strings.Join(missing, " and ") + " to the access assignment of GDAP relationship " + r.ID +
+			" for the partner service account's security group, or send the admin-consent link (POST /api/tenants/" + tenantID + "/consent-link)."
+	case len(missing) > 0:
 		a.Fix = "Add " + strings.Join(missing, " and ") + " to the access assignment of GDAP relationship " + r.ID +
 			" for the partner service account's security group, or send the admin-consent link (POST /api/tenants/" + tenantID + "/consent-link)."
 	}

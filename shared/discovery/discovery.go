@@ -80,7 +80,7 @@ type Access struct {
 	TenantID       string   `json:"tenantId"`
 	RelationshipID string   `json:"relationshipId"`
 	RolesInForce   []string `json:"rolesInForce"` // role names
-	Path           string   `json:"path"`         // cpv+roles or link
+	Path           string   `json:"path"`         // cpv+roles, gdap or link
 	// Fix names the roles to add to the relationship's access assignment for cpv+roles.
 	Fix string `json:"fix,omitempty"`
 }
