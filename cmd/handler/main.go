@@ -163,7 +163,11 @@ func run() error {
 				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
 			}},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
-			PartnerCenter: partnerCenter, Log: log},
+			PartnerCenter: partnerCenter, Log: log,
+			// GDAP read with the service account's delegated token, and its roles per customer
+			PartnerGraph: func(ctx context.Context, tenantID string) (string, error) {
+				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
+			}},
 	}
 	srv := &http.Server{
 		Handler:           handlers.New(deps),

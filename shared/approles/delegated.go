@@ -23,6 +23,7 @@ func Delegated(tenantID string, f TenantTokenFunc) azcore.TokenCredential {
 type DelegatedClaims struct {
 	Wids   []string
 	Scopes []string
+	UPN    string // upn, else preferred_username: the signed-in user
 }
 
 // HasRole reports whether wids holds one of ids.
@@ -51,9 +52,14 @@ func ReadDelegated(tok string) (DelegatedClaims, error) {
 	var c struct {
 		Wids []string `json:"wids"`
 		Scp  string   `json:"scp"`
+		UPN  string   `json:"upn"`
+		Pref string   `json:"preferred_username"`
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return DelegatedClaims{}, fmt.Errorf("the delegated access token's claims: %w", err)
 	}
-	return DelegatedClaims{Wids: c.Wids, Scopes: strings.Fields(c.Scp)}, nil
+	if c.UPN == "" {
+		c.UPN = c.Pref
+	}
+	return DelegatedClaims{Wids: c.Wids, Scopes: strings.Fields(c.Scp), UPN: c.UPN}, nil
 }

@@ -13,6 +13,11 @@ import (
 // roles in force and the consent path they allow, with the fix; the tenant carries the roles.
 func TestDiscoveryAccessCheck(t *testing.T) {
 	e := newEnv(t)
+	// The partner account is connected (its service account signed in), so discovery also reads
+	// the service account's own roles in each customer tenant.
+	if _, err := e.opts.PartnerCenter.Token(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.discover()
 	byID := map[string]discovery.Access{}
 	for _, a := range e.report.Access {
@@ -43,9 +48,30 @@ func TestDiscoveryAccessCheck(t *testing.T) {
 		if want.fix == nil && a.Fix != "" {
 			t.Errorf("%s: fix %q for a tenant that needs none", id, a.Fix)
 		}
+		// Not consented yet: Entra issues the service account no delegated token for tenantsync
+		// there, so its own roles are unknown.
+		if a.ServiceAccountChecked {
+			t.Errorf("%s: service account checked before consent: %+v", id, a)
+		}
 	}
 	if a := byID[scenario.DemoAdventureWorks]; !slices.Equal(a.RolesInForce, []string{"Global Reader"}) {
 		t.Errorf("Adventure Works roles in force %v", a.RolesInForce)
+	}
+	// Once consented (Woodgrove through cpv+roles), discovery reads the service account's own roles
+	// there from its delegated token: it holds every role in force, so it is in the group.
+	if r := grant(t, e, scenario.DemoWoodgroveBank); r.State != "consented" {
+		t.Fatalf("Woodgrove %+v", r)
+	}
+	e.discover()
+	for _, a := range e.report.Access {
+		if a.TenantID != scenario.DemoWoodgroveBank {
+			continue
+		}
+		tn := e.tenant(a.TenantID)
+		if !a.ServiceAccountChecked || !a.ServiceAccountInGroup || !slices.Equal(a.ServiceAccountRoles, a.RolesInForce) || a.Path != discovery.PathCPVRoles ||
+			!tn.Relationship.AgentChecked || !slices.Equal(tn.Relationship.AgentRoles, tn.Relationship.AssignedRoles) {
+			t.Errorf("Woodgrove service account check %+v, tenant relationship %+v", a, tn.Relationship)
+		}
 	}
 	// A terminated relationship has no roles in force and no access check.
 	if _, ok := byID[scenario.DemoAlpineSkiHouse]; ok {

@@ -106,7 +106,7 @@ var (
 	ErrInvalidEmail      = errors.New("invalid e-mail address")
 	ErrUnknownTenant     = errors.New("unknown tenant")
 	ErrAlreadyConsented  = errors.New("tenant already consented")
-	ErrMailNotConfigured = errors.New("consent mails are not configured: set CONSENT_MAIL_FROM to a mailbox in the partner tenant (the app needs Mail.Send there)")
+	ErrMailNotConfigured = errors.New("consent mails are not configured: set CONSENT_MAIL_FROM to the partner service account's address (mails are sent from its mailbox with its delegated Mail.Send, granted in the partner tenant only)")
 	// ErrPartnerCenter: Partner Center consent cannot run at all (no delegated partner token).
 	ErrPartnerCenter = errors.New("partner center consent unavailable")
 	// ErrRejected: the callback's state or parameters are not acceptable; nothing was stored.
