@@ -238,6 +238,21 @@ func TestConsentEndToEnd(t *testing.T) {
 		t.Errorf("Consolidated Messenger after its delegated first sync: %+v %+v", cm.Sync, cm.Collections)
 	}
 
+	// 5b. Consented long ago with fewer app roles (Contoso Dental's consent predates the Intune
+	// permission) and no Privileged Role Administrator to repair it through GDAP: "sync now"
+	// syncs the rest and ends partial, saying what is missing and the fix, not failed.
+	if err := s.sim.Directory.WithdrawRoles(scenario.DemoContosoDental, scenario.DemoAppID, "DeviceManagementManagedDevices.Read.All"); err != nil {
+		t.Fatal(err)
+	}
+	s.stack.syncNow(t, scenario.DemoContosoDental)
+	s.waitIdle()
+	cd := s.tenant(scenario.DemoContosoDental)
+	if perm := cd.Collections["permissions"]; cd.Sync.State != domain.SyncPartial || perm.Code != "ReconsentNeeded" ||
+		perm.Reason != "re-consent needed: missing DeviceManagementManagedDevices.Read.All" || !strings.Contains(perm.Remediation, "consent-link") ||
+		cd.Collections["devices"].Available || !cd.Collections["users"].Available {
+		t.Errorf("Contoso Dental after drift: %+v %+v", cd.Sync, cd.Collections)
+	}
+
 	// 6. A declined link: Alpine Ski House's admin says no.
 	if status, _, body = s.call("POST", "/api/tenants/"+scenario.DemoAlpineSkiHouse+"/consent-link", `{"email":"it@alpineskihouse.onmicrosoft.com"}`, false); status != http.StatusAccepted {
 		t.Fatalf("Alpine link: %d %s", status, body)

@@ -170,7 +170,9 @@ func Path(roles []string) (path string, missing []string) {
 	return PathLink, missing
 }
 
-func accessOf(tenantID string, r domain.Relationship) Access {
+// AccessOf is the access check of one tenant's relationship: roles in force, what the service
+// account holds, the consent path they allow and the fix.
+func AccessOf(tenantID string, r domain.Relationship) Access {
 	a := Access{TenantID: tenantID, RelationshipID: r.ID, RolesInForce: roleNames(r.AssignedRoles)}
 	roles := r.AssignedRoles
 	if r.AgentChecked {

@@ -24,7 +24,7 @@ func TestAccessOfServiceAccount(t *testing.T) {
 		{"not checked", nil, false, PathCPVRoles, false, ""},
 		{"gdap roles", []string{RoleCloudApplicationAdmin, RoleGlobalReader}, true, PathGDAP, false, "security group"},
 	} {
-		a := accessOf("t1", domain.Relationship{ID: "rel-1", AssignedRoles: inForce, AccessChecked: true, AgentRoles: c.agent, AgentChecked: c.checked})
+		a := AccessOf("t1", domain.Relationship{ID: "rel-1", AssignedRoles: inForce, AccessChecked: true, AgentRoles: c.agent, AgentChecked: c.checked})
 		if a.Path != c.path || a.ServiceAccountInGroup != c.inGroup || a.ServiceAccountChecked != c.checked ||
 			(c.fix == "") != (a.Fix == "") || !strings.Contains(a.Fix, c.fix) {
 			t.Errorf("%s: %+v, want path %s, in group %v, fix with %q", c.name, a, c.path, c.inGroup, c.fix)

@@ -190,7 +190,7 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 		if f.rel.AccessChecked {
 			d.agentRoles(ctx, id, &f.rel)
 			t.Relationship = f.rel
-			rep.Access = append(rep.Access, accessOf(id, f.rel))
+			rep.Access = append(rep.Access, AccessOf(id, f.rel))
 		}
 		t.Missing, t.MissingAt = false, time.Time{}
 		if err := d.Store.SaveDiscovered(ctx, t); err != nil {
