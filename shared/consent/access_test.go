@@ -54,6 +54,13 @@ func TestDiscoveryAccessCheck(t *testing.T) {
 			t.Errorf("%s: service account checked before consent: %+v", id, a)
 		}
 	}
+	// The simulator pages access assignments (two a page, two roles each): Woodgrove's five roles in
+	// force are only complete if discovery followed @odata.nextLink.
+	wg, _ := e.sim.World.Tenant(scenario.DemoWoodgroveBank)
+	truth := slices.Sorted(slices.Values(wg.GDAP[0].AssignedRoles))
+	if got := e.tenant(scenario.DemoWoodgroveBank).Relationship.AssignedRoles; len(truth) <= 4 || !slices.Equal(got, truth) {
+		t.Errorf("Woodgrove roles in force %v, want every page's %v", got, truth)
+	}
 	if a := byID[scenario.DemoAdventureWorks]; !slices.Equal(a.RolesInForce, []string{"Global Reader"}) {
 		t.Errorf("Adventure Works roles in force %v", a.RolesInForce)
 	}
