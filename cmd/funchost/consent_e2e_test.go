@@ -210,7 +210,8 @@ func TestConsentEndToEnd(t *testing.T) {
 	}
 	mail, link := s.mailedLink(customerAdmin)
 	if !strings.EqualFold(fmt.Sprint(mail["from"]), scenario.DemoServiceAccountUPN) || !strings.Contains(fmt.Sprint(mail["subject"]), "Adventure Works") ||
-		!strings.Contains(fmt.Sprint(mail["text"]), "Contoso MSP asks you") || !strings.Contains(fmt.Sprint(mail["text"]), "Directory.Read.All") {
+		!strings.Contains(fmt.Sprint(mail["text"]), "Contoso MSP asks you") || !strings.Contains(fmt.Sprint(mail["text"]), "Directory.Read.All") ||
+		strings.Contains(fmt.Sprint(mail["text"]), "Mail.Send") || strings.Contains(fmt.Sprint(mail["text"]), "DelegatedAdminRelationship") {
 		t.Errorf("mail %v", mail)
 	}
 
@@ -221,7 +222,9 @@ func TestConsentEndToEnd(t *testing.T) {
 		t.Fatalf("Entra redirected to %s", cb)
 	}
 	status, hdr, page := s.call("GET", cb.String(), "", true)
-	if status != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(page, "Adventure Works has approved tenantsync") {
+	// The page lists exactly what was granted (read permissions, nothing partner-only).
+	if status != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(page, "Adventure Works has approved tenantsync") ||
+		!strings.Contains(page, "Reports.Read.All") || strings.Contains(page, "Mail.Send") || strings.Contains(page, "DelegatedAdminRelationship") {
 		t.Fatalf("callback page: %d\n%s", status, page)
 	}
 	if status, _, page = s.call("GET", cb.String(), "", true); status != http.StatusBadRequest || !strings.Contains(page, "already used") {
@@ -236,6 +239,29 @@ func TestConsentEndToEnd(t *testing.T) {
 	if cm := s.tenant(scenario.DemoConsolidated); cm.Sync.State != domain.SyncPartial || cm.Collections["mailboxes"].Available ||
 		!strings.Contains(cm.Collections["mailboxes"].Remediation, "Reports Reader") || !cm.Collections["users"].Available {
 		t.Errorf("Consolidated Messenger after its delegated first sync: %+v %+v", cm.Sync, cm.Collections)
+	}
+
+	// Least privilege, whatever the path: in every customer tenant tenantsync holds read
+	// application permissions only, and delegated read scopes only, except the bootstrap
+	// AppRoleAssignment.ReadWrite.All where the service account holds Privileged Role
+	// Administrator (Woodgrove, cpv+roles).
+	w := s.sim.World
+	for i := 0; i < w.TenantCount(); i++ {
+		id := w.TenantAt(i).ID
+		sp, ok := s.sim.Directory.ServicePrincipal(id, scenario.DemoAppID)
+		if !ok {
+			continue
+		}
+		for _, r := range sp.Roles {
+			if !strings.Contains(r, ".Read") || strings.Contains(r, "Write") || r == "Mail.Send" || r == "DelegatedAdminRelationship.Read.All" {
+				t.Errorf("customer tenant %s granted application permission %s", id, r)
+			}
+		}
+		for _, sc := range sp.DelegatedScopes {
+			if (!strings.Contains(sc, ".Read") || strings.Contains(sc, "Write")) && !(sc == "AppRoleAssignment.ReadWrite.All" && id == scenario.DemoWoodgroveBank) {
+				t.Errorf("customer tenant %s granted delegated %s", id, sc)
+			}
+		}
 	}
 
 	// 5b. Consented long ago with fewer app roles (Contoso Dental's consent predates the Intune
