@@ -2,7 +2,6 @@ package consent
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tenantsync/tenantsync/shared/appperms"
 	"github.com/tenantsync/tenantsync/shared/approles"
@@ -53,8 +52,8 @@ func (s *Service) viaGDAP(ctx context.Context, t domain.Tenant, missing []appper
 	s.log().Info("tenant consented", "tenantId", t.TenantID, "method", MethodGDAP)
 	t.Consent = c
 	runID, err := s.queueFirstSync(ctx, t)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		s.log().Warn("queueing the first sync failed", "tenantId", t.TenantID, "error", remedy.Classify(err).Message)
+	if err != nil {
+		s.log().Warn("queueing the first sync failed; the next fan-out syncs the tenant", "tenantId", t.TenantID, "error", remedy.Classify(err).Message)
 	}
 	r.RunID = runID
 	return r, true

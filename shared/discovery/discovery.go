@@ -188,7 +188,11 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 		t.Relationship = f.rel
 		t.Flags = flags(f, now)
 		if f.rel.AccessChecked {
-			d.agentRoles(ctx, id, &f.rel)
+			// Only where tenantsync is consented can the service account get a delegated token
+			// for it (elsewhere Entra refuses, and the refusal would land on the partner record).
+			if t.Consent.State == domain.ConsentConsented {
+				d.agentRoles(ctx, id, &f.rel)
+			}
 			t.Relationship = f.rel
 			rep.Access = append(rep.Access, AccessOf(id, f.rel))
 		}
