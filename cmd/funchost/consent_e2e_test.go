@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,6 +279,36 @@ func TestConsentEndToEnd(t *testing.T) {
 		perm.Reason != "re-consent needed: missing DeviceManagementManagedDevices.Read.All" || !strings.Contains(perm.Remediation, "consent-link") ||
 		cd.Collections["devices"].Available || !cd.Collections["users"].Available {
 		t.Errorf("Contoso Dental after drift: %+v %+v", cd.Sync, cd.Collections)
+	}
+
+	// 5c. Consent drift where GDAP can repair it: Woodgrove (Privileged Role Administrator) loses
+	// two app roles. The handler is restarted (SIGKILL; its token cache goes with it, as on a new
+	// instance), so the next sync's app-only token lacks them; the sync assigns them through GDAP
+	// with the service account's delegated token, checks a new token and syncs everything.
+	gone := []string{"AuditLog.Read.All", "Reports.Read.All"}
+	if err := s.sim.Directory.WithdrawRoles(scenario.DemoWoodgroveBank, scenario.DemoAppID, gone...); err != nil {
+		t.Fatal(err)
+	}
+	pid := s.stack.handlerPid(t)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// A request that reaches the dying handler fails (connection reset), as in Azure; the host then
+	// holds invocations until the restarted handler answers, so the second attempt reaches it.
+	status, _ = s.stack.do(t, "POST", "/api/tenants/"+scenario.DemoWoodgroveBank+"/sync", "")
+	if status != http.StatusAccepted {
+		t.Logf("sync now while the handler died: %d; asking the restarted handler", status)
+	}
+	runID := s.stack.syncNow(t, scenario.DemoWoodgroveBank)
+	s.waitIdle()
+	if s.stack.handlerPid(t) == pid {
+		t.Fatal("the host did not restart the handler")
+	}
+	if run, _ := findRun(s.runs(scenario.DemoWoodgroveBank), runID); run.State != domain.SyncSucceeded {
+		t.Errorf("Woodgrove's sync after drift: %+v, want succeeded after the repair", run)
+	}
+	if sp, _ := s.sim.Directory.ServicePrincipal(scenario.DemoWoodgroveBank, scenario.DemoAppID); !slices.Contains(sp.Roles, gone[0]) || !slices.Contains(sp.Roles, gone[1]) {
+		t.Errorf("Woodgrove's app roles after the repair: %v", sp.Roles)
 	}
 
 	// 6. A declined link: Alpine Ski House's admin says no.
