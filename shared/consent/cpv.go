@@ -303,7 +303,7 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 			if p.Code == CodeRolesNotAssignable {
 				// No app roles through GDAP: sync with the service account's delegated token
 				// where its roles can read, verified first.
-				if g, ok := s.viaGDAP(ctx, t, missing, r, *p); ok {
+				if g, ok := s.viaGDAP(ctx, t, missing, r); ok {
 					return g
 				}
 			}

@@ -21,7 +21,7 @@ const MethodGDAP = domain.ConsentMethodGDAP
 // Global Administrator), and proves it by reading the tenant's /organization with that token;
 // only then is the tenant consented by gdap and its first sync queued. ok false: the caller
 // records roles as the tenant's problem (the link).
-func (s *Service) viaGDAP(ctx context.Context, t domain.Tenant, missing []appperms.Permission, r Result, roles remedy.Problem) (Result, bool) {
+func (s *Service) viaGDAP(ctx context.Context, t domain.Tenant, missing []appperms.Permission, r Result) (Result, bool) {
 	if s.o.PartnerGraphToken == nil {
 		return r, false
 	}
@@ -48,7 +48,14 @@ func (s *Service) viaGDAP(ctx context.Context, t domain.Tenant, missing []appper
 	r.State, r.Method = ResultConsented, MethodGDAP
 	r.Code = CodeDelegatedSync
 	r.Error = "tenantsync's application permissions (" + values(missing) + ") could not be assigned through GDAP, so this tenant is synced with the partner service account's delegated token (its GDAP roles); collections those roles cannot read are shown unavailable with the role that would enable them."
-	r.Remediation = "For app-only access: " + roles.Remediation
+	rel := "the tenant's GDAP relationship"
+	if t.Relationship.ID != "" {
+		rel = "GDAP relationship " + t.Relationship.ID
+	}
+	// Partner Center does not update an existing consent, so adding the role later does not let a
+	// new Partner Center consent assign the app roles: the link is the way to app-only access.
+	r.Remediation = "For app-only access, send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link): the customer's Global Administrator grants the application permissions. " +
+		"Privileged Role Administrator in the access assignment of " + rel + " would have let Partner Center consent assign them, but only for a tenant where tenantsync is not yet present."
 	s.log().Info("tenant consented", "tenantId", t.TenantID, "method", MethodGDAP)
 	t.Consent = c
 	runID, err := s.queueFirstSync(ctx, t)

@@ -88,7 +88,7 @@ func withGDAPLimits(outcomes []Outcome, t domain.Tenant) []Outcome {
 		outcomes[i].Err = nil
 		outcomes[i].Unavailable = &remedy.Problem{Code: CodeGDAPRoleMissing,
 			Message:     "This tenant is synced with the partner service account's delegated token (GDAP), and Microsoft Graph refused " + o.Collection + ": " + msg,
-			Remediation: "Add " + need + " to the access assignment of " + rel + " for the service account's security group; or give tenantsync app-only access: add Privileged Role Administrator there and run consent again (POST /api/consent/cpv), or send the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link)."}
+			Remediation: "Add " + need + " to the access assignment of " + rel + " for the service account's security group; or give tenantsync app-only access with the admin-consent link (POST /api/tenants/" + t.TenantID + "/consent-link)."}
 	}
 	return outcomes
 }
