@@ -167,7 +167,7 @@ const (
 	ItemVault       = "Key Vault secret"
 	ItemSP          = "service principal"
 	ItemConsent     = "admin consent"
-	ItemMailGrant   = "partner delegated grant"
+	ItemMailGrant   = "delegated grant"
 )
 
 // normalize validates o and fills defaults.
