@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/tenantsync/tenantsync/shared/appperms"
 	"github.com/tenantsync/tenantsync/shared/consent"
 )
 
@@ -33,7 +34,9 @@ var consentPage = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <style>body{font-family:Segoe UI,Arial,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#222}
 h1{font-size:1.4rem}.ok{color:#107c10}.fail{color:#a4262c}</style></head>
 <body><h1 class="{{if .OK}}ok{{else}}fail{{end}}">{{.Title}}</h1>
-<p>{{.Message}}</p></body></html>
+<p>{{.Message}}</p>
+{{if .Granted}}<p>It holds exactly these Microsoft Graph permissions in your tenant, all read-only:</p>
+<ul>{{range .Granted}}<li><b>{{.Value}}</b>: {{.Why}}</li>{{end}}</ul>{{end}}</body></html>
 `))
 
 func writeConsentPage(w http.ResponseWriter, status int, out consent.Outcome) {
@@ -56,5 +59,6 @@ func writeConsentPage(w http.ResponseWriter, status int, out consent.Outcome) {
 	_ = consentPage.Execute(w, struct {
 		Title, Message string
 		OK             bool
-	}{title, msg, out.OK})
+		Granted        []appperms.Permission
+	}{title, msg, out.OK, out.Granted})
 }

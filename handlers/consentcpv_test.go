@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,8 +15,9 @@ import (
 
 func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	e := newConsentHandlerEnv(t, consentHandlerOptions{autoConsent: true})
-	// Discovery with AUTO_CONSENT: Woodgrove is consented through Partner Center right away and
-	// the answer carries the summary.
+	// Discovery with AUTO_CONSENT: Woodgrove is consented through Partner Center right away
+	// (cpv+roles), Consolidated Messenger by the gdap path (no Privileged Role Administrator,
+	// Global Reader), and the answer carries the summary.
 	op := e.operate("POST", "/api/discovery", "")
 	var ans struct {
 		Found   int              `json:"found"`
@@ -25,7 +27,7 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	if !strings.Contains(string(op.Result), `"found":14`) {
 		t.Errorf("discovery report is not camelCase: %s", op.Result)
 	}
-	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 14 || ans.Consent == nil || ans.Consent.Consented != 1 || ans.Consent.Error != "" {
+	if err := json.Unmarshal(op.Result, &ans); err != nil || op.State != operation.StateSucceeded || ans.Found != 14 || ans.Consent == nil || ans.Consent.Consented != 2 || ans.Consent.Error != "" {
 		t.Fatalf("discovery operation %+v: %s", op, op.Result)
 	}
 	if c := e.tenant(scenario.DemoWoodgroveBank).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodCPV {
@@ -80,8 +82,11 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	if rec := e.do("GET", "/api/operations/"+strings.Repeat("0", 8)+"-0000-0000-0000-000000000000", ""); rec.Code != http.StatusNotFound {
 		t.Errorf("unknown operation: %d %s", rec.Code, rec.Body)
 	}
-	if q := e.queue.Tenants(t); len(q) != 1 || q[0] != scenario.DemoWoodgroveBank {
-		t.Errorf("queued %v, want Woodgrove's first sync only", q)
+	if q := e.queue.Tenants(t); len(q) != 2 || !slices.Contains(q, scenario.DemoWoodgroveBank) || !slices.Contains(q, scenario.DemoConsolidated) {
+		t.Errorf("queued %v, want the first syncs of Woodgrove and Consolidated Messenger only", q)
+	}
+	if c := e.tenant(scenario.DemoConsolidated).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodGDAP {
+		t.Errorf("Consolidated Messenger after discovery: %+v", c)
 	}
 	// The timer runs the same automatic consent and logs its summary.
 	resp, err := Functions(e.deps)["TenantDiscovery"](e.ctx, consentTimerRequest(t))

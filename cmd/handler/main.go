@@ -163,9 +163,17 @@ func run() error {
 		Engine: &syncer.Engine{Store: st, Credentials: creds, Endpoints: cfg.Cloud, Concurrency: cfg.SyncConcurrency, Refresh: cfg.Refresh, Log: log,
 			Roles: &approles.Assigner{ClientID: cfg.App.ClientID, Endpoints: cfg.Cloud, Log: log, Token: func(ctx context.Context, tenantID string) (string, error) {
 				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
-			}}},
+			}},
+			// gdap tenants sync with the service account's delegated token for each customer
+			Delegated: func(ctx context.Context, tenantID string) (string, error) {
+				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
+			}},
 		Discovery: &discovery.Discoverer{Store: st, Credentials: creds, Endpoints: cfg.Cloud, PartnerTenantID: cfg.PartnerTenantID,
-			PartnerCenter: partnerCenter, Log: log},
+			PartnerCenter: partnerCenter, Log: log,
+			// GDAP read with the service account's delegated token, and its roles per customer
+			PartnerGraph: func(ctx context.Context, tenantID string) (string, error) {
+				return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
+			}},
 	}
 	srv := &http.Server{
 		Handler:           handlers.New(deps),

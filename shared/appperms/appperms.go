@@ -3,6 +3,8 @@
 // delegated user_impersonation. The register command writes these; consent grants these.
 package appperms
 
+import "slices"
+
 // Well-known resource application ids.
 const (
 	GraphAppID         = "00000003-0000-0000-c000-000000000000"
@@ -18,7 +20,9 @@ type Permission struct {
 	Why   string
 }
 
-// Graph are the Graph application permissions, in the order shown to admins.
+// Graph are the Graph application permissions configured on the app registration
+// (requiredResourceAccess), in the order shown to admins: exactly what an admin-consent link
+// (scope .default) grants in a customer tenant, so read permissions only (a test fails otherwise).
 var Graph = []Permission{
 	{"User.Read.All", "df021288-bdef-4463-88db-98f22de89214", "read users: names, e-mail, job titles, licences"},
 	{"Group.Read.All", "5b567255-7703-4780-807c-7be8301ae99b", "read groups"},
@@ -31,27 +35,29 @@ var Graph = []Permission{
 	{"AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da", "read last sign-in dates and MFA registration (Entra ID P1/P2 tenants)"},
 	{"UserAuthenticationMethod.Read.All", "38d9df27-64da-44fd-b7c5-a6fbac20248f", "read which MFA methods users registered (the MFA state of tenants without Entra ID P1/P2)"},
 	{"Policy.Read.All", "246dd0d5-5bd0-4def-940b-0421030a5b68", "read the security defaults policy and per-user MFA states (the MFA state of tenants without Entra ID P1/P2)"},
-	{"Mail.Send", "b633e1c5-b582-4048-a93e-9f11b44c7e96", "send admin-consent links from the MSP's mailbox (partner tenant only)"},
-	{"DelegatedAdminRelationship.Read.All", "f6e9e124-4586-492f-adc0-c6f96e4823fd", "read GDAP relationships to discover customer tenants (partner tenant only)"},
 }
 
-// partnerOnly are the Graph application permissions used in the partner's own tenant only; they
-// are never requested or assigned in a customer tenant.
-var partnerOnly = map[string]bool{"Mail.Send": true, "DelegatedAdminRelationship.Read.All": true}
+// PartnerApp are Graph application permissions tenantsync uses in the partner's own tenant only.
+// tenantsync register assigns them there as app role assignments but does not configure them in
+// requiredResourceAccess, so no customer's consent (the link's .default) ever grants them: "The
+// .default scope ... grants the static permissions configured on the app registration"
+// (Microsoft identity platform, scopes and permissions). Read only.
+var PartnerApp = []Permission{
+	{"DelegatedAdminRelationship.Read.All", "f6e9e124-4586-492f-adc0-c6f96e4823fd", "read GDAP relationships and their access assignments to discover customer tenants (partner tenant only)"},
+}
+
+// PartnerDelegated are the delegated Graph scopes granted in the partner tenant only (an
+// oauth2PermissionGrant that tenantsync register creates there; not in requiredResourceAccess):
+// consent links are sent from the partner service account's own mailbox with its delegated token
+// (POST /me/sendMail, delegated Mail.Send: https://learn.microsoft.com/graph/api/user-sendmail),
+// so tenantsync holds no Mail.Send application permission anywhere.
+var PartnerDelegated = []string{"Mail.Send"}
 
 // Customer are the Graph application permissions tenantsync needs in every customer tenant: the
 // required permissions, declared once. Consent assigns exactly these, verification and each sync
 // compare the token's roles claim with them. All are read permissions (least privilege; a test
 // fails otherwise).
-func Customer() []Permission {
-	var out []Permission
-	for _, p := range Graph {
-		if !partnerOnly[p.Value] {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func Customer() []Permission { return slices.Clone(Graph) }
 
 // Missing lists the customer permissions absent from roles (an app-only token's roles claim), in
 // the order of Customer.

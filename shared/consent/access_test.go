@@ -13,6 +13,11 @@ import (
 // roles in force and the consent path they allow, with the fix; the tenant carries the roles.
 func TestDiscoveryAccessCheck(t *testing.T) {
 	e := newEnv(t)
+	// The partner account is connected (its service account signed in), so discovery also reads
+	// the service account's own roles in each customer tenant.
+	if _, err := e.opts.PartnerCenter.Token(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.discover()
 	byID := map[string]discovery.Access{}
 	for _, a := range e.report.Access {
@@ -23,7 +28,7 @@ func TestDiscoveryAccessCheck(t *testing.T) {
 		fix  []string
 	}{
 		scenario.DemoWoodgroveBank:  {discovery.PathCPVRoles, nil},
-		scenario.DemoConsolidated:   {discovery.PathLink, []string{"Privileged Role Administrator"}},
+		scenario.DemoConsolidated:   {discovery.PathGDAP, []string{"Privileged Role Administrator"}},
 		scenario.DemoAdventureWorks: {discovery.PathLink, []string{"Cloud Application Administrator and Privileged Role Administrator"}},
 	} {
 		a, ok := byID[id]
@@ -43,9 +48,37 @@ func TestDiscoveryAccessCheck(t *testing.T) {
 		if want.fix == nil && a.Fix != "" {
 			t.Errorf("%s: fix %q for a tenant that needs none", id, a.Fix)
 		}
+		// Not consented yet: Entra issues the service account no delegated token for tenantsync
+		// there, so its own roles are unknown.
+		if a.ServiceAccountChecked {
+			t.Errorf("%s: service account checked before consent: %+v", id, a)
+		}
+	}
+	// The simulator pages access assignments (two a page, two roles each): Woodgrove's five roles in
+	// force are only complete if discovery followed @odata.nextLink.
+	wg, _ := e.sim.World.Tenant(scenario.DemoWoodgroveBank)
+	truth := slices.Sorted(slices.Values(wg.GDAP[0].AssignedRoles))
+	if got := e.tenant(scenario.DemoWoodgroveBank).Relationship.AssignedRoles; len(truth) <= 4 || !slices.Equal(got, truth) {
+		t.Errorf("Woodgrove roles in force %v, want every page's %v", got, truth)
 	}
 	if a := byID[scenario.DemoAdventureWorks]; !slices.Equal(a.RolesInForce, []string{"Global Reader"}) {
 		t.Errorf("Adventure Works roles in force %v", a.RolesInForce)
+	}
+	// Once consented (Woodgrove through cpv+roles), discovery reads the service account's own roles
+	// there from its delegated token: it holds every role in force, so it is in the group.
+	if r := grant(t, e, scenario.DemoWoodgroveBank); r.State != "consented" {
+		t.Fatalf("Woodgrove %+v", r)
+	}
+	e.discover()
+	for _, a := range e.report.Access {
+		if a.TenantID != scenario.DemoWoodgroveBank {
+			continue
+		}
+		tn := e.tenant(a.TenantID)
+		if !a.ServiceAccountChecked || !a.ServiceAccountInGroup || !slices.Equal(a.ServiceAccountRoles, a.RolesInForce) || a.Path != discovery.PathCPVRoles ||
+			!tn.Relationship.AgentChecked || !slices.Equal(tn.Relationship.AgentRoles, tn.Relationship.AssignedRoles) {
+			t.Errorf("Woodgrove service account check %+v, tenant relationship %+v", a, tn.Relationship)
+		}
 	}
 	// A terminated relationship has no roles in force and no access check.
 	if _, ok := byID[scenario.DemoAlpineSkiHouse]; ok {
@@ -64,6 +97,8 @@ func TestPathNeedsBothRoles(t *testing.T) {
 		{[]string{discovery.RolePrivilegedRoleAdmin}, discovery.PathLink, 1},
 		{[]string{discovery.RoleApplicationAdmin, discovery.RolePrivilegedRoleAdmin}, discovery.PathCPVRoles, 0},
 		{[]string{discovery.RoleGlobalAdmin}, discovery.PathCPVRoles, 0},
+		{[]string{discovery.RoleCloudApplicationAdmin, discovery.RoleGlobalReader}, discovery.PathGDAP, 1},
+		{[]string{discovery.RoleGlobalReader}, discovery.PathLink, 2},
 	} {
 		if p, m := discovery.Path(c.roles); p != c.path || len(m) != c.missing {
 			t.Errorf("Path(%v) = %s %v, want %s with %d missing", c.roles, p, m, c.path, c.missing)

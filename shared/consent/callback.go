@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/tenantsync/tenantsync/shared/appperms"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
 	"github.com/tenantsync/tenantsync/shared/remedy"
@@ -22,6 +23,9 @@ type Outcome struct {
 	TenantName string
 	OK         bool
 	Message    string // plain words, no internals
+	// Granted are the permissions the approval gave, each with why (shown on the page): exactly
+	// the app's configured read permissions.
+	Granted []appperms.Permission
 }
 
 // Callback handles /api/consent/callback. It checks, in order: the state's signature, purpose
@@ -118,7 +122,8 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (Outcome, error) {
 		s.log().Info("first sync queued", "tenantId", bound, "runId", runID)
 	}
 	return Outcome{TenantID: bound, TenantName: name, OK: true,
-		Message: "Thank you: " + name + " has approved " + s.o.AppName + ". " + partner + " can now keep your Microsoft 365 inventory up to date. You can close this page."}, nil
+		Message: "Thank you: " + name + " has approved " + s.o.AppName + ". " + partner + " can now keep your Microsoft 365 inventory up to date. You can close this page.",
+		Granted: appperms.Customer()}, nil
 }
 
 func (s *Service) unavailable(tenantID string, err error) (Outcome, error) {

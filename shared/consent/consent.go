@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/microsoftgraph/msgraph-sdk-go/organization"
 
 	"github.com/tenantsync/tenantsync/shared/cloud"
@@ -105,7 +106,7 @@ var (
 	ErrInvalidEmail      = errors.New("invalid e-mail address")
 	ErrUnknownTenant     = errors.New("unknown tenant")
 	ErrAlreadyConsented  = errors.New("tenant already consented")
-	ErrMailNotConfigured = errors.New("consent mails are not configured: set CONSENT_MAIL_FROM to a mailbox in the partner tenant (the app needs Mail.Send there)")
+	ErrMailNotConfigured = errors.New("consent mails are not configured: set CONSENT_MAIL_FROM to the partner service account's address (mails are sent from its mailbox with its delegated Mail.Send, granted in the partner tenant only)")
 	// ErrPartnerCenter: Partner Center consent cannot run at all (no delegated partner token).
 	ErrPartnerCenter = errors.New("partner center consent unavailable")
 	// ErrRejected: the callback's state or parameters are not acceptable; nothing was stored.
@@ -193,6 +194,12 @@ func (s *Service) verifyOnce(ctx context.Context, tenantID string) (string, erro
 	if err != nil {
 		return "", err
 	}
+	return s.readOrganization(ctx, tenantID, cred)
+}
+
+// readOrganization reads /organization with cred and returns the tenant's name; an answer for
+// another tenant is an error.
+func (s *Service) readOrganization(ctx context.Context, tenantID string, cred azcore.TokenCredential) (string, error) {
 	client, _, err := graphclient.New(cred, s.o.Endpoints)
 	if err != nil {
 		return "", err

@@ -232,11 +232,17 @@ func (s *Service) GrantCPV(ctx context.Context, tenantIDs []string) ([]Result, e
 	return results, nil
 }
 
-// graphGrants is what tenantsync asks Partner Center to grant: the bootstrap delegated scopes
+// graphGrants is what tenantsync asks Partner Center to grant in t: delegated scopes only
 // (applicationGrants[].scope holds delegated permissions: Partner Center consent never assigns
-// application permissions; see appperms.Bootstrap).
-func graphGrants() []pcclient.ApplicationGrant {
-	return []pcclient.ApplicationGrant{{EnterpriseApplicationID: appperms.GraphAppID, Scope: strings.Join(appperms.Bootstrap, ",")}}
+// application permissions), chosen per tenant from the roles in force (appperms.ConsentScopes).
+func graphGrants(t domain.Tenant) []pcclient.ApplicationGrant {
+	r := t.Relationship
+	roles := r.Roles
+	if r.AccessChecked {
+		roles = r.AssignedRoles
+	}
+	canAssign := slices.Contains(roles, discovery.RolePrivilegedRoleAdmin) || slices.Contains(roles, discovery.RoleGlobalAdmin)
+	return []pcclient.ApplicationGrant{{EnterpriseApplicationID: appperms.GraphAppID, Scope: strings.Join(appperms.ConsentScopes(canAssign, r.AccessChecked), ",")}}
 }
 
 // rolesAfterConsent reads the app-only token's roles, retrying while a new service principal
@@ -268,7 +274,7 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 		s.log().Warn("partner center consent failed", "tenantId", t.TenantID, "code", p.Code, "message", p.Message)
 		return r
 	}
-	already, err := s.applicationConsent(ctx, t.TenantID)
+	already, err := s.applicationConsent(ctx, t)
 	if err != nil {
 		p, tenantProblem := classifyPartnerCenter(err, t.TenantID)
 		return fail(p, tenantProblem)
@@ -294,6 +300,13 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 	}
 	if missing := appperms.Missing(roles); len(missing) > 0 {
 		if p := s.assignRoles(ctx, t, missing); p != nil {
+			if p.Code == CodeRolesNotAssignable {
+				// No app roles through GDAP: sync with the service account's delegated token
+				// where its roles can read, verified first.
+				if g, ok := s.viaGDAP(ctx, t, missing, r); ok {
+					return g
+				}
+			}
 			r.Method = MethodLink // the remaining way in: the customer's admin approves the link
 			return fail(*p, true)
 		}
@@ -331,12 +344,12 @@ func (s *Service) grantOne(ctx context.Context, t domain.Tenant) Result {
 
 // applicationConsent posts the consent, paced under Partner Center's rate limit, and retries
 // throttling and server errors (a retried POST that had succeeded answers "already exists").
-func (s *Service) applicationConsent(ctx context.Context, tenantID string) (bool, error) {
+func (s *Service) applicationConsent(ctx context.Context, t domain.Tenant) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		if err := s.pace.wait(ctx); err != nil {
 			return false, err
 		}
-		already, err := s.o.PartnerCenter.ApplicationConsent(ctx, tenantID, s.o.ClientID, graphGrants())
+		already, err := s.o.PartnerCenter.ApplicationConsent(ctx, t.TenantID, s.o.ClientID, graphGrants(t))
 		var pe *pcclient.Error
 		if errors.As(err, &pe) && (pe.Status == http.StatusTooManyRequests || pe.Status >= 500) && attempt < 4 {
 			wait := pe.RetryAfter

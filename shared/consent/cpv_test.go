@@ -146,14 +146,18 @@ func TestCPVAllEligible(t *testing.T) {
 			t.Errorf("already consented Contoso Dental in the results: %+v", r)
 		}
 	}
-	// Only the newly consented tenant is queued.
+	// Consolidated Messenger (no Privileged Role Administrator, Global Reader) by the gdap path.
+	if r := resultFor(t, rs, scenario.DemoConsolidated); r.State != consent.ResultConsented || r.Method != consent.MethodGDAP {
+		t.Errorf("Consolidated Messenger %+v, want consented by gdap", r)
+	}
+	// Only the newly consented tenants are queued.
 	for _, req := range e.q.SyncRequests(t) {
-		if req.TenantID != scenario.DemoWoodgroveBank {
-			t.Errorf("queued %s, only Woodgrove was consented", req.TenantID)
+		if req.TenantID != scenario.DemoWoodgroveBank && req.TenantID != scenario.DemoConsolidated {
+			t.Errorf("queued %s, only Woodgrove and Consolidated Messenger were consented", req.TenantID)
 		}
 	}
 	sum := consent.Summarize(rs)
-	if sum.Consented != 1 || sum.Failed < 1 || sum.Skipped < 2 || !strings.Contains(sum.String(), "1 consented") {
+	if sum.Consented != 2 || sum.Failed < 1 || sum.Skipped < 2 || !strings.Contains(sum.String(), "2 consented") {
 		t.Errorf("summary %+v %q", sum, sum)
 	}
 	e.scanSecrets()

@@ -15,7 +15,7 @@ import (
 // handler wires it.
 func (e *env) syncOnce(t *testing.T, id, runID string) *syncer.Result {
 	t.Helper()
-	eng := &syncer.Engine{Store: e.st, Credentials: e.creds, Endpoints: e.ep, Log: e.opts.Log,
+	eng := &syncer.Engine{Store: e.st, Credentials: e.creds, Endpoints: e.ep, Log: e.opts.Log, Delegated: e.graphToken,
 		Roles: &approles.Assigner{ClientID: scenario.DemoAppID, Endpoints: e.ep, Token: e.graphToken, Log: e.opts.Log}}
 	res, err := eng.Sync(e.ctx, domain.SyncRequest{TenantID: id, RunID: runID, Reason: "manual"}, syncer.Delivery{MessageID: runID, DeliveryCount: 1})
 	if err != nil {

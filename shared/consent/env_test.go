@@ -277,7 +277,8 @@ func (e *env) discover() {
 		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cloud.PartnerCenterAppScope}})
 		return tok.Token, err
 	}}
-	d := &discovery.Discoverer{Store: e.st, Credentials: e.creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: e.opts.Log}
+	d := &discovery.Discoverer{Store: e.st, Credentials: e.creds, Endpoints: e.ep, PartnerTenantID: scenario.DemoPartnerTenantID, PartnerCenter: appPC, Log: e.opts.Log,
+		PartnerGraph: e.graphToken}
 	rep, err := d.Run(e.ctx)
 	if err != nil {
 		e.t.Fatal(err)

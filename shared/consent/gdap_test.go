@@ -12,6 +12,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
+	"github.com/tenantsync/tenantsync/shared/syncer"
 )
 
 // grant discovers, then consents the tenant through Partner Center and returns its result.
@@ -98,33 +99,77 @@ func TestCPVRolesAssignedThroughGDAP(t *testing.T) {
 }
 
 // Cloud Application Administrator + Global Reader only (Consolidated Messenger): Partner Center
-// consent works, but Graph refuses the app roles; the tenant is never shown consented, its token
-// has no roles and Graph answers 403, and the fix names the role and the relationship, or the link.
-func TestCPVWithoutPrivilegedRoleAdminNeedsTheLink(t *testing.T) {
+// consent works (delegated read scopes only, no write scope), Graph refuses the app roles (no
+// Privileged Role Administrator), so the tenant is consented by the gdap path once a delegated
+// token with Global Reader has read it; its app-only token still has no roles. The first sync runs
+// with the delegated token: everything Global Reader reads is synced, mailbox usage (per-user
+// report detail) is unavailable saying Reports Reader or app-only access would enable it, and the
+// run is partial, not failed.
+func TestCPVWithoutPrivilegedRoleAdminSyncsThroughGDAP(t *testing.T) {
 	e := newEnv(t)
 	e.discover()
 	r := grant(t, e, scenario.DemoConsolidated)
 	tn := e.tenant(scenario.DemoConsolidated)
-	if r.State != consent.ResultFailed || r.Method != consent.MethodLink || r.Code != consent.CodeRolesNotAssignable ||
-		!strings.Contains(r.Remediation, "Privileged Role Administrator") || !strings.Contains(r.Remediation, tn.Relationship.ID) ||
-		!strings.Contains(r.Remediation, "/consent-link") || tn.Relationship.ID == "" {
-		t.Fatalf("result %+v, want failed, method link, fix naming Privileged Role Administrator, relationship %q and the link", r, tn.Relationship.ID)
+	if r.State != consent.ResultConsented || r.Method != consent.MethodGDAP || r.Code != consent.CodeDelegatedSync || r.RunID == "" ||
+		!strings.Contains(r.Remediation, "Privileged Role Administrator") || !strings.Contains(r.Remediation, tn.Relationship.ID) || tn.Relationship.ID == "" {
+		t.Fatalf("result %+v, want consented by gdap with the first sync queued and the app-only fix naming Privileged Role Administrator and relationship %q", r, tn.Relationship.ID)
 	}
-	if tn.Consent.State != domain.ConsentFailed || tn.Consent.Method != consent.MethodLink || !strings.HasPrefix(tn.Consent.Error, consent.CodeRolesNotAssignable) {
-		t.Errorf("stored %+v, want failed by link with the code", tn.Consent)
+	if tn.Consent.State != domain.ConsentConsented || tn.Consent.Method != consent.MethodGDAP {
+		t.Errorf("stored %+v, want consented by gdap", tn.Consent)
 	}
-	// What Microsoft leaves behind: a service principal with delegated scopes and no app roles.
+	// What Microsoft leaves behind: a service principal with delegated read scopes only, no app roles.
 	sp, ok := e.sim.Directory.ServicePrincipal(scenario.DemoConsolidated, scenario.DemoAppID)
-	if !ok || len(sp.Roles) != 0 || len(sp.DelegatedScopes) == 0 {
-		t.Errorf("service principal %+v (exists %v), want delegated scopes only", sp, ok)
+	if !ok || len(sp.Roles) != 0 || !slices.Equal(sp.DelegatedScopes, slices.Sorted(slices.Values(appperms.CustomerDelegated()))) {
+		t.Errorf("service principal %+v (exists %v), want exactly the delegated read scopes and no app roles", sp, ok)
+	}
+	for _, s := range sp.DelegatedScopes {
+		if !strings.Contains(s, ".Read") {
+			t.Errorf("customer tenant granted delegated %s", s)
+		}
 	}
 	if roles := e.freshAppRoles(t, scenario.DemoConsolidated); len(roles) != 0 {
 		t.Errorf("app-only token roles %v after Partner Center consent alone", roles)
 	}
+	reqs := 0
 	for _, req := range e.q.SyncRequests(t) {
 		if req.TenantID == scenario.DemoConsolidated {
-			t.Errorf("a sync was queued for an unverified consent: %+v", req)
+			reqs++
 		}
+	}
+	if reqs != 1 {
+		t.Errorf("%d syncs queued for Consolidated Messenger, want its first", reqs)
+	}
+
+	res := e.syncOnce(t, scenario.DemoConsolidated, "gdap-first")
+	if res.Run.State != domain.SyncPartial {
+		t.Fatalf("run %s %+v, want partial", res.Run.State, res.Run.Error)
+	}
+	tn = e.tenant(scenario.DemoConsolidated)
+	for _, c := range []string{"users", "groups", "licenses", "devices", "userSecurity"} {
+		if st := tn.Collections[c]; !st.Available {
+			t.Errorf("%s %+v, want synced with Global Reader", c, st)
+		}
+	}
+	mb := tn.Collections["mailboxes"]
+	if mb.Available || mb.Code() != syncer.CodeGDAPRoleMissing || !strings.Contains(mb.Reason(), "S2SUnauthorized") ||
+		!strings.Contains(mb.Remediation(), "Reports Reader") || !strings.Contains(mb.Remediation(), tn.Relationship.ID) || !strings.Contains(mb.Remediation(), "consent-link") {
+		t.Errorf("mailboxes %+v, want unavailable naming Reports Reader, the relationship and the link", mb)
+	}
+	if _, ok := tn.Collections["permissions"]; ok {
+		t.Errorf("a delegated sync reported app-role drift: %+v", tn.Collections["permissions"])
+	}
+	if tn.Counts.Users != 12 {
+		t.Errorf("users %d, want the scenario's 12", tn.Counts.Users)
+	}
+	// Every Graph call of that sync used a delegated token for the tenant with Global Reader.
+	app := false
+	for _, raw := range e.creds.tokens() {
+		if c := e.claims(raw); strings.EqualFold(c.TenantID, scenario.DemoConsolidated) && c.IsApp() && len(c.Roles) > 0 {
+			app = true
+		}
+	}
+	if app {
+		t.Error("an app-only token with roles was issued for Consolidated Messenger")
 	}
 }
 

@@ -3,6 +3,7 @@ package consent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/tenantsync/tenantsync/shared/appperms"
+	"github.com/tenantsync/tenantsync/shared/approles"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
 	"github.com/tenantsync/tenantsync/shared/oauthstate"
@@ -204,9 +206,13 @@ func (s *Service) SendLink(ctx context.Context, tenantID, email, by string) (Pen
 		p := remedy.Classify(err)
 		switch p.Code {
 		case "ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "Request_ResourceNotFound":
-			p.Remediation = "CONSENT_MAIL_FROM (" + s.o.MailFrom + ") must be a user with a mailbox in the partner tenant."
+			p.Remediation = "The mail is sent from the connected partner service account's mailbox: give it an Exchange Online mailbox, and set CONSENT_MAIL_FROM (" + s.o.MailFrom + ") to its address."
 		case "ErrorAccessDenied", "Authorization_RequestDenied", "Forbidden":
-			p.Remediation = "Grant the app the Mail.Send application permission in the partner tenant (tenantsync register does), then retry."
+			p.Remediation = "Grant the app the delegated Mail.Send permission in the partner tenant (tenantsync register does), then reconnect the partner account (GET /api/connect) and retry."
+		case remedy.CodeInternal:
+			if errors.Is(err, approles.ErrNoToken) {
+				p.Remediation = "Connect the partner account (GET /api/connect): consent mails are sent from its mailbox."
+			}
 		}
 		s.log().Warn("sending the consent link failed", "tenantId", tenantID, "code", p.Code, "message", p.Message)
 		return Pending{}, kinded(ErrMailFailed, p)
@@ -234,12 +240,29 @@ func nameOr(name, fallback string) string {
 	return name
 }
 
+// sendMail sends from the partner service account's own mailbox with its delegated token in the
+// partner tenant (POST /me/sendMail, delegated Mail.Send granted in the partner tenant only by
+// tenantsync register: https://learn.microsoft.com/graph/api/user-sendmail lists Mail.Send as the
+// delegated permission): tenantsync holds no Mail.Send application permission anywhere.
 func (s *Service) sendMail(ctx context.Context, to, subject, html string) error {
-	cred, err := s.o.Credentials.For(s.o.PartnerTenantID)
+	if s.o.PartnerGraphToken == nil {
+		return approles.ErrNoToken
+	}
+	// The mail leaves from the signed-in account's mailbox: CONSENT_MAIL_FROM must name it, so
+	// that the sender the mail and the settings show is the real one.
+	tok, err := s.o.PartnerGraphToken(ctx, s.o.PartnerTenantID)
 	if err != nil {
 		return err
 	}
-	client, _, err := graphclient.New(cred, s.o.Endpoints)
+	if c, err := approles.ReadDelegated(tok); err != nil || !strings.EqualFold(c.UPN, s.o.MailFrom) {
+		who := "another account"
+		if err == nil && c.UPN != "" {
+			who = c.UPN
+		}
+		return domain.Problem{Code: "MailFromMismatch", Message: "consent mails are sent from the connected partner service account's mailbox (" + who + "), not " + s.o.MailFrom,
+			Remediation: "Set CONSENT_MAIL_FROM to " + who + " (the service account connected at /api/connect), or connect the account whose mailbox should send them."}
+	}
+	client, _, err := graphclient.New(approles.Delegated(s.o.PartnerTenantID, s.o.PartnerGraphToken), s.o.Endpoints)
 	if err != nil {
 		return err
 	}
@@ -259,7 +282,7 @@ func (s *Service) sendMail(ctx context.Context, to, subject, html string) error 
 	body.SetMessage(msg)
 	save := false
 	body.SetSaveToSentItems(&save)
-	return client.Users().ByUserId(s.o.MailFrom).SendMail().Post(ctx, body, nil)
+	return client.Me().SendMail().Post(ctx, body, nil)
 }
 
 type mailData struct {
@@ -273,9 +296,9 @@ var mailTmpl = template.Must(template.New("mail").Parse(`<html><body style="font
 <p>Hello,</p>
 <p>{{if .By}}{{.By}} at {{.Partner}}{{else}}{{.Partner}}{{end}} asks you, as an administrator of <b>{{.Tenant}}</b>, to approve <b>{{.App}}</b> for your Microsoft 365 tenant.</p>
 <p>{{.App}} is the tool {{.Partner}} uses to keep an up-to-date inventory of your Microsoft 365 tenant: users, licences, groups, managed devices, mailbox usage and MFA registration. It only reads; it does not change anything in your tenant.</p>
-<p>Approving grants {{.App}} these Microsoft Graph application permissions in {{.Tenant}}:</p>
+<p>Approving grants {{.App}} exactly these Microsoft Graph application permissions in {{.Tenant}}, all read-only:</p>
 <ul>{{range .Permissions}}<li><b>{{.Value}}</b>: {{.Why}}</li>{{end}}</ul>
-<p>Permissions marked "partner tenant only" are used in {{.Partner}}'s own tenant; {{.App}} does not use them in yours.</p>
+<p>Nothing else: no permission to change, send or delete anything in {{.Tenant}}. This message was sent from {{.From}}'s own mailbox.</p>
 <p>To review and approve, sign in with a Global Administrator account of {{.Tenant}} at this link:<br>
 <a href="{{.Link}}">{{.Link}}</a></p>
 <p>The link works until {{.Expires}} and can be used once. You can withdraw the approval at any time in the Microsoft Entra admin center (Enterprise applications &gt; {{.App}} &gt; Delete).</p>
@@ -283,7 +306,7 @@ var mailTmpl = template.Must(template.New("mail").Parse(`<html><body style="font
 </body></html>`))
 
 func (s *Service) composeMail(d mailData) (subject, html string, err error) {
-	d.Permissions = appperms.Graph
+	d.Permissions = appperms.Customer()
 	var b bytes.Buffer
 	if err := mailTmpl.Execute(&b, d); err != nil {
 		return "", "", err

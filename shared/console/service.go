@@ -79,12 +79,22 @@ type TenantPage struct {
 	Now       time.Time
 }
 
-// Access is the access check: GDAP roles in force and the permissions tenantsync's consent grants.
+// Access is the access check: GDAP roles in force (the access assignments'), whether the
+// service account really holds them (is in the assignment's group), the consent path they allow
+// with the fix, and what tenantsync's consent grants.
 type Access struct {
 	Relationship string
 	Roles        []string
-	Permissions  []appperms.Permission
-	Consent      string
+	// RolesSource says where Roles come from: the access assignments, or the relationship's
+	// role list when they could not be read.
+	RolesSource    string
+	ServiceAccount string // the service account's check, in words
+	Path, Fix      string
+	Permissions    []appperms.Permission
+	// Delegated: the tenant syncs with the service account's delegated token (gdap): these are
+	// the delegated scopes, effective only as far as its GDAP roles allow.
+	Delegated []string
+	Consent   string
 }
 
 // ParseTenantQuery reads tab, q, skip and page.
@@ -236,19 +246,33 @@ func (s *Service) rows(ctx context.Context, c Collection, tenantID string, items
 
 func accessOf(t domain.Tenant, c domain.Consent) Access {
 	a := Access{Relationship: RelationshipText(t.Relationship), Consent: ConsentText(c)}
-	for _, id := range t.Relationship.Roles {
-		name := discovery.RoleNames[strings.ToLower(id)]
-		if name == "" {
-			name = id
+	r := t.Relationship
+	if r.AccessChecked {
+		chk := discovery.AccessOf(t.TenantID, r)
+		a.Roles, a.RolesSource, a.Path, a.Fix = chk.RolesInForce, "the relationship's access assignments", chk.Path, chk.Fix
+		switch {
+		case !chk.ServiceAccountChecked:
+			a.ServiceAccount = "not checked (needs the partner account connected and tenantsync consented in this tenant)"
+		case chk.ServiceAccountInGroup:
+			a.ServiceAccount = "holds every role in force: it is in the access assignment's security group"
+		default:
+			a.ServiceAccount = "does not hold the roles in force: add it to the access assignment's security group"
 		}
-		a.Roles = append(a.Roles, name)
+	} else {
+		for _, id := range r.Roles {
+			name := discovery.RoleNames[strings.ToLower(id)]
+			if name == "" {
+				name = id
+			}
+			a.Roles = append(a.Roles, name)
+		}
+		a.RolesSource, a.ServiceAccount = "the relationship's role list (access assignments not read)", "not checked"
 	}
 	if c.State == domain.ConsentConsented {
-		for _, p := range appperms.Graph {
-			if strings.Contains(p.Why, "partner tenant only") {
-				continue
-			}
-			a.Permissions = append(a.Permissions, p)
+		if c.Method == domain.ConsentMethodGDAP {
+			a.Delegated = appperms.CustomerDelegated()
+		} else {
+			a.Permissions = appperms.Customer()
 		}
 	}
 	return a

@@ -14,12 +14,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/tenantrelationships"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tenantsync/tenantsync/shared/approles"
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/graphclient"
@@ -63,6 +65,10 @@ type Discoverer struct {
 	Log           *slog.Logger
 	// ProbeConcurrency bounds the consent checks run at once (default 16).
 	ProbeConcurrency int
+	// PartnerGraph gives the partner service account's delegated Graph token for a tenant (the
+	// partner's own, or a customer's through GDAP); nil or failing: GDAP is read app-only and the
+	// service account's roles in customer tenants are not checked.
+	PartnerGraph approles.TenantTokenFunc
 }
 
 // Report summarises one discovery run.
@@ -84,9 +90,15 @@ type Access struct {
 	TenantID       string   `json:"tenantId"`
 	RelationshipID string   `json:"relationshipId"`
 	RolesInForce   []string `json:"rolesInForce"` // role names
-	Path           string   `json:"path"`         // cpv+roles or link
+	Path           string   `json:"path"`         // cpv+roles, gdap or link
 	// Fix names the roles to add to the relationship's access assignment for cpv+roles.
 	Fix string `json:"fix,omitempty"`
+	// ServiceAccountChecked: the partner service account's own roles in the tenant were read (its
+	// delegated token's wids); ServiceAccountInGroup: it holds every role in force (it is in the
+	// access assignment's security group).
+	ServiceAccountChecked bool     `json:"serviceAccountChecked"`
+	ServiceAccountInGroup bool     `json:"serviceAccountInGroup,omitempty"`
+	ServiceAccountRoles   []string `json:"serviceAccountRoles,omitempty"`
 }
 
 // found is one tenant as the sources describe it.
@@ -183,7 +195,13 @@ func (d *Discoverer) Run(ctx context.Context) (*Report, error) {
 		t.Relationship = f.rel
 		t.Flags = flags(f, now)
 		if f.rel.AccessChecked {
-			rep.Access = append(rep.Access, accessOf(id, f.rel))
+			// Only where tenantsync is consented can the service account get a delegated token
+			// for it (elsewhere Entra refuses, and the refusal would land on the partner record).
+			if t.Consent.State == domain.ConsentConsented {
+				d.agentRoles(ctx, id, &f.rel)
+			}
+			t.Relationship = f.rel
+			rep.Access = append(rep.Access, AccessOf(id, f.rel))
 		}
 		t.Missing, t.MissingAt = false, time.Time{}
 		if err := d.Store.SaveDiscovered(ctx, t); err != nil {
@@ -221,12 +239,26 @@ type rel struct {
 	rel            domain.Relationship
 }
 
-// gdap lists the partner's GDAP relationships with an app-only token in the partner tenant.
-func (d *Discoverer) gdap(ctx context.Context) (out []rel, err error) {
+// gdap lists the partner's GDAP relationships: with the partner service account's delegated token
+// in the partner tenant when the partner account is connected (partner.go), else, or when that is
+// refused, app-only with the partner-only DelegatedAdminRelationship.Read.All.
+func (d *Discoverer) gdap(ctx context.Context) ([]rel, error) {
+	if cred := d.partnerDelegated(ctx); cred != nil {
+		out, err := d.gdapWith(ctx, cred)
+		if err == nil {
+			return out, nil
+		}
+		p := remedy.Classify(err)
+		d.log().Warn("GDAP relationships not readable with the service account's delegated token: reading them app-only", "code", p.Code, "error", p.Message)
+	}
 	cred, err := d.Credentials.For(d.PartnerTenantID)
 	if err != nil {
 		return nil, err
 	}
+	return d.gdapWith(ctx, cred)
+}
+
+func (d *Discoverer) gdapWith(ctx context.Context, cred azcore.TokenCredential) (out []rel, err error) {
 	client, adapter, err := graphclient.New(cred, d.Endpoints)
 	if err != nil {
 		return nil, err
@@ -244,7 +276,7 @@ func (d *Discoverer) gdap(ctx context.Context) (out []rel, err error) {
 	}
 	defer func() {
 		if err == nil {
-			d.readAccess(ctx, client, out)
+			d.readAccess(ctx, client, adapter, out)
 		}
 	}()
 	err = it.Iterate(ctx, func(r models.DelegatedAdminRelationshipable) bool {

@@ -44,6 +44,11 @@ type Relationship struct {
 	// discovery read them (false: unknown, e.g. the relationship is not active).
 	AssignedRoles []string `json:"assignedRoles,omitempty"`
 	AccessChecked bool     `json:"accessChecked,omitempty"`
+	// AgentRoles are the roles the partner service account really holds in the tenant (the wids
+	// of its delegated token there); AgentChecked says discovery read them. Roles in force that
+	// the service account lacks mean it is not in the access assignment's security group.
+	AgentRoles   []string `json:"serviceAccountRoles,omitempty"`
+	AgentChecked bool     `json:"serviceAccountChecked,omitempty"`
 }
 
 // Consent is tenantsync's consent in the tenant.

@@ -42,9 +42,12 @@ func (s *Service) Token(ctx context.Context, scope string) (string, error) {
 }
 
 // TokenIn is Token for a customer tenant: the partner refresh token redeemed at
-// https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token gives a delegated token for that
-// tenant, whose roles (wids) are the GDAP access assignments' roles of the signed-in partner user
-// (https://learn.microsoft.com/partner-center/customers/gdap-introduction; unverified wording).
+// https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token (grant_type refresh_token, the
+// customer's tenant in the path) gives a delegated token for that tenant. This is how the MSP
+// tools that do it in production redeem it (PowerShell Gallery: MSPToolBox Connect-MSPPartner,
+// ExchangeOnlineManagement.SAM New-PartnerAccessToken, PartnerCenterLW New-PartnerAccessTokenLW;
+// found with the search tool, not on a Microsoft page). Its roles (wids) are taken to be the GDAP
+// access assignments' roles of the signed-in partner user (unverified on a Microsoft page).
 func (s *Service) TokenIn(ctx context.Context, tenant, scope string) (string, error) {
 	scope, tenant = strings.TrimSpace(scope), strings.ToLower(strings.TrimSpace(tenant))
 	if scope == "" || tenant == "" {

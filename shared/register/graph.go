@@ -285,7 +285,8 @@ func (r *run) ensureConsent(ctx context.Context) error {
 			offered[strings.ToLower(role.GetId().String())] = str(role.GetValue())
 		}
 	}
-	for _, p := range appperms.Graph {
+	roles := partnerTenantRoles()
+	for _, p := range roles {
 		if v, ok := offered[strings.ToLower(p.ID)]; !ok || v != p.Value {
 			return fmt.Errorf("Microsoft Graph in this cloud has no application permission %s with id %s: appperms and the cloud disagree", p.Value, p.ID)
 		}
@@ -296,7 +297,7 @@ func (r *run) ensureConsent(ctx context.Context) error {
 		return graphError("reading the app's granted permissions", err, rolesApps)
 	}
 	var granted []string
-	for _, p := range appperms.Graph {
+	for _, p := range roles {
 		if held[strings.ToLower(p.ID)] {
 			continue
 		}
@@ -315,7 +316,7 @@ func (r *run) ensureConsent(ctx context.Context) error {
 		granted = append(granted, p.Value)
 	}
 	want := map[string]bool{}
-	for _, p := range appperms.Graph {
+	for _, p := range roles {
 		want[strings.ToLower(p.ID)] = true
 	}
 	var extra []string
@@ -329,14 +330,17 @@ func (r *run) ensureConsent(ctx context.Context) error {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the app also holds Graph permissions tenantsync does not need in the partner tenant: %s. "+
 			"Remove them in Entra admin center > Enterprise applications > %s > Permissions if nothing else uses them.", strings.Join(extra, ", "), res.AppName))
 	}
+	if err := r.ensureMailGrant(ctx, spID, graphSPID); err != nil {
+		return err
+	}
 	switch {
 	case len(granted) == 0:
-		res.add(ItemConsent, Unchanged, "all %d Microsoft Graph application permissions granted in the partner tenant", len(appperms.Graph))
-	case len(granted) == len(appperms.Graph):
-		res.add(ItemConsent, Created, "granted all %d Microsoft Graph application permissions in the partner tenant", len(appperms.Graph))
+		res.add(ItemConsent, Unchanged, "all %d Microsoft Graph application permissions granted in the partner tenant", len(roles))
+	case len(granted) == len(roles):
+		res.add(ItemConsent, Created, "granted all %d Microsoft Graph application permissions in the partner tenant", len(roles))
 	default:
 		res.add(ItemConsent, Updated, "granted %s in the partner tenant (the other %d were granted already)",
-			strings.Join(granted, ", "), len(appperms.Graph)-len(granted))
+			strings.Join(granted, ", "), len(roles)-len(granted))
 	}
 	return nil
 }

@@ -62,8 +62,8 @@ const (
 
 // GraphDelegatedScopes are the delegated Graph permissions the signed-in admin's token needs:
 // creating and updating app registrations and service principals, and granting app roles (admin
-// consent). Nothing else.
-var GraphDelegatedScopes = []string{"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"}
+// consent), and granting the partner-only delegated Mail.Send in the partner tenant. Nothing else.
+var GraphDelegatedScopes = []string{"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"}
 
 // Options configure a run.
 type Options struct {
@@ -163,6 +163,7 @@ const (
 	ItemVault       = "Key Vault secret"
 	ItemSP          = "service principal"
 	ItemConsent     = "admin consent"
+	ItemMailGrant   = "delegated grant"
 )
 
 // normalize validates o and fills defaults.

@@ -213,8 +213,8 @@ func (c *checker) checkApp(appID, public string) models.Applicationable {
 	return app
 }
 
-// checkConsent: the app's service principal in the partner tenant holds exactly appperms.Graph
-// as app role assignments on Microsoft Graph.
+// checkConsent: the app's service principal in the partner tenant holds exactly appperms.Graph and
+// the partner-only appperms.PartnerApp as app role assignments on Microsoft Graph (never Mail.Send).
 func (c *checker) checkConsent(appID string) {
 	c.t.Helper()
 	ctx := ctxT(c.t)
@@ -231,7 +231,7 @@ func (c *checker) checkConsent(appID string) {
 		}
 	}
 	var want []string
-	for _, p := range appperms.Graph {
+	for _, p := range append(slices.Clone(appperms.Graph), appperms.PartnerApp...) {
 		want = append(want, p.ID)
 	}
 	if !sameStrings(got, want) {
@@ -343,7 +343,7 @@ func allUnchanged() map[string]register.Status {
 	return map[string]register.Status{
 		register.ItemApp: register.Unchanged, register.ItemAudience: register.Unchanged, register.ItemRedirects: register.Unchanged,
 		register.ItemPermissions: register.Unchanged, register.ItemCredential: register.Unchanged, register.ItemVault: register.Unchanged,
-		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged,
+		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged, register.ItemMailGrant: register.Unchanged,
 	}
 }
 
@@ -368,7 +368,7 @@ func TestCertificateLifecycle(t *testing.T) {
 	want := map[string]register.Status{
 		register.ItemApp: register.Created, register.ItemAudience: register.Created, register.ItemRedirects: register.Created,
 		register.ItemPermissions: register.Created, register.ItemCredential: register.Created, register.ItemVault: register.Created,
-		register.ItemSP: register.Created, register.ItemConsent: statuses(res)[register.ItemConsent],
+		register.ItemSP: register.Created, register.ItemConsent: statuses(res)[register.ItemConsent], register.ItemMailGrant: register.Created,
 	}
 	wantStatuses(t, res, want)
 	if res.Credential != "certificate" || res.SecretName != "app-certificate" || res.AdminUPN != scenario.DemoAdminUPN {
@@ -556,7 +556,7 @@ func TestExistingApp(t *testing.T) {
 	wantStatuses(t, res, map[string]register.Status{
 		register.ItemApp: register.Unchanged, register.ItemAudience: register.Unchanged, register.ItemRedirects: register.Updated,
 		register.ItemPermissions: register.Updated, register.ItemCredential: register.Created, register.ItemVault: register.Created,
-		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged,
+		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged, register.ItemMailGrant: register.Unchanged,
 	})
 	if d, _ := res.Item(register.ItemPermissions); d.Detail != "+Partner Center user_impersonation" {
 		t.Errorf("permissions detail %q", d.Detail)
@@ -608,7 +608,7 @@ func TestGrantsMissingPermissions(t *testing.T) {
 			grants += n
 		}
 	}
-	if want := int64(len(appperms.Graph) - 2); grants != want {
+	if want := int64(len(appperms.Graph) + len(appperms.PartnerApp) - 2); grants != want {
 		t.Errorf("%d app role assignments created, want %d", grants, want)
 	}
 	d, _ := res.Item(register.ItemConsent)

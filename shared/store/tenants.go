@@ -66,6 +66,7 @@ func discoveredProps(t domain.Tenant) map[string]any {
 		"RelID": t.Relationship.ID, "RelStatus": t.Relationship.Status, "RelEndDateTime": dt(t.Relationship.EndDateTime),
 		"RelAutoExtend": t.Relationship.AutoExtend, "RelRoles": jsonString(roles), "Flags": jsonString(flags),
 		"RelAssignedRoles": jsonString(t.Relationship.AssignedRoles), "RelAccessChecked": t.Relationship.AccessChecked,
+		"RelAgentRoles": jsonString(t.Relationship.AgentRoles), "RelAgentChecked": t.Relationship.AgentChecked,
 		"Missing": t.Missing, "MissingAt": dt(t.MissingAt),
 	}
 }
@@ -210,7 +211,8 @@ func decodeTenant(raw []byte) (domain.Tenant, error) {
 		t.Sync.Error = &domain.Problem{Code: code, Message: s("ErrorMessage"), Remediation: s("Remediation")}
 	}
 	t.Relationship.AccessChecked = b("RelAccessChecked")
-	for k, into := range map[string]any{"Sources": &t.Sources, "RelRoles": &t.Relationship.Roles, "RelAssignedRoles": &t.Relationship.AssignedRoles, "Flags": &t.Flags, "Counts": &t.Counts, "Collections": &t.Collections} {
+	t.Relationship.AgentChecked = b("RelAgentChecked")
+	for k, into := range map[string]any{"Sources": &t.Sources, "RelRoles": &t.Relationship.Roles, "RelAssignedRoles": &t.Relationship.AssignedRoles, "RelAgentRoles": &t.Relationship.AgentRoles, "Flags": &t.Flags, "Counts": &t.Counts, "Collections": &t.Collections} {
 		if v := s(k); v != "" {
 			if err := json.Unmarshal([]byte(v), into); err != nil {
 				return t, fmt.Errorf("tenant %s column %s: %w", t.TenantID, k, err)

@@ -10,11 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tenantsync/tenantsync/shared/approles"
 	"github.com/tenantsync/tenantsync/shared/cloud"
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/crash"
@@ -61,6 +63,9 @@ type Engine struct {
 	Roles RoleAssigner
 	// Refresh is how often collections without delta are read again (zero value: every run).
 	Refresh config.Refresh
+	// Delegated gives the partner service account's delegated Graph token for a customer tenant:
+	// tenants consented by the gdap path are synced with it (nil: they cannot be synced).
+	Delegated approles.TenantTokenFunc
 }
 
 // Outcome is one collection's result.
@@ -125,10 +130,17 @@ func (e *Engine) Sync(ctx context.Context, req domain.SyncRequest, d Delivery) (
 	}()
 
 	res = &Result{Run: run}
-	drift := e.checkDrift(ctx, req.TenantID, log)
-	outcomes, summary, err := e.collect(ctx, req.TenantID, req.Reason, log)
+	via := e.access(ctx, req.TenantID, log)
+	var drift *domain.Problem
+	if via.cred == nil {
+		drift = e.checkDrift(ctx, req.TenantID, log) // app roles matter to app-only syncs only
+	}
+	outcomes, summary, err := e.collect(ctx, req.TenantID, req.Reason, via.cred, log)
 	if drift != nil && err == nil {
 		outcomes = withDrift(outcomes, drift)
+	}
+	if via.cred != nil && err == nil {
+		outcomes = withGDAPLimits(outcomes, via.tenant)
 	}
 	res.Outcomes = outcomes
 	state := domain.SyncSucceeded
@@ -247,10 +259,13 @@ type summary struct {
 const insightsState = "insights"
 
 // collect reads every collection. A returned error means the tenant could not be read at all.
-func (e *Engine) collect(ctx context.Context, tenantID, reason string, log *slog.Logger) ([]Outcome, *summary, error) {
-	cred, err := e.Credentials.For(tenantID)
-	if err != nil {
-		return nil, nil, err
+// cred is the credential to read with; nil means the app's own (app-only) credential.
+func (e *Engine) collect(ctx context.Context, tenantID, reason string, cred azcore.TokenCredential, log *slog.Logger) ([]Outcome, *summary, error) {
+	if cred == nil {
+		var err error
+		if cred, err = e.Credentials.For(tenantID); err != nil {
+			return nil, nil, err
+		}
 	}
 	// Every collection's state in one read; the new states are written in one transaction at the end.
 	states, err := e.Store.ListSyncStates(ctx, tenantID)

@@ -635,9 +635,14 @@ func gcMailboxReport(t *testing.T, s *sim.Server) {
 	}
 }
 
-// gcSendMail sends the consent mail as the partner's service account.
+// gcSendMail sends a mail as the partner's service account with an app holding the Mail.Send
+// application permission: the endpoint's contract with msgraph-sdk-go. tenantsync's own app does
+// not hold it (it sends with the service account's delegated token), so it is granted here.
 func gcSendMail(t *testing.T, s *sim.Server) {
 	ctx := gcCtx(t)
+	if err := s.Directory.GrantRoles(s.World.Partner().TenantID, scenario.DemoAppID, "Mail.Send"); err != nil {
+		t.Fatal(err)
+	}
 	c, _ := graphFor(t, s, s.World.Partner().TenantID)
 	msg := models.NewMessage()
 	subject := "Approve tenantsync for Adventure Works"

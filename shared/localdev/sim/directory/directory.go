@@ -145,8 +145,11 @@ func New(w *scenario.World, now func() time.Time) *Directory {
 			app.Federated = append(app.Federated, FederatedCredential{ID: fmt.Sprintf("fic-%d", i), Name: "managed-identity", Subject: subj})
 		}
 		d.apps[a.AppID] = app
-		// A pre-registered app is consented in its home tenant, as the registration command does.
-		d.grantLocked(w.Partner().TenantID, app, "scenario")
+		// A pre-registered app is consented in its home tenant, as the registration command does:
+		// its configured permissions, plus the partner-only app roles and delegated scopes.
+		home := d.grantLocked(w.Partner().TenantID, app, "scenario")
+		home.Roles = mergeRoles(home.Roles, scenario.PartnerGraphPermissions)
+		home.DelegatedScopes = mergeRoles(home.DelegatedScopes, scenario.PartnerDelegatedScopes)
 		for i := 0; i < w.TenantCount(); i++ {
 			if t := w.TenantAt(i); t.Consented && !t.Deleted {
 				sp := d.grantLocked(t.ID, app, "scenario")
@@ -315,6 +318,19 @@ func (d *Directory) GrantDelegated(tenantID, appID string, scopes []string) (Ser
 		DelegatedScopes: mergeRoles(nil, scopes)}
 	d.sps[tid][app.AppID] = sp
 	return *sp, false, nil
+}
+
+// AddDelegatedScopes adds delegated Graph scopes to an existing service principal (an admin's
+// oauth2PermissionGrant for all principals) and returns the scopes it now holds.
+func (d *Directory) AddDelegatedScopes(tenantID, appID string, scopes []string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sp := d.sps[strings.ToLower(tenantID)][appID]
+	if sp == nil {
+		return nil, ErrNotFound
+	}
+	sp.DelegatedScopes = mergeRoles(sp.DelegatedScopes, scopes)
+	return slices.Clone(sp.DelegatedScopes), nil
 }
 
 // GrantRoles adds Graph roles to an existing service principal (appRoleAssignments).

@@ -351,6 +351,12 @@ func (s *Service) issueDelegated(r *http.Request, base string, sess *session, te
 		if sp, ok := s.dir.ServicePrincipal(tenant.ID, sess.ClientID); ok && sp.DelegatedScopes != nil && sr.audience().AppID == scenario.GraphAppID {
 			scopes = grantedScopes(sr, sp.DelegatedScopes)
 		}
+	} else if u.Partner && sr.audience().AppID == scenario.GraphAppID {
+		// In the partner tenant the app's delegated scopes include what an admin granted there
+		// (tenantsync register's oauth2PermissionGrant: Mail.Send for the consent mails).
+		if sp, ok := s.dir.ServicePrincipal(tenant.ID, sess.ClientID); ok && len(sp.DelegatedScopes) > 0 {
+			scopes = unionScopes(scopes, grantedScopes(sr, sp.DelegatedScopes))
+		}
 	}
 	c := token.Claims{TenantID: tenant.ID, ObjectID: u.ID, AppID: sess.ClientID, AZP: sess.ClientID,
 		Scope: strings.Join(scopes, " "), AMR: amr, UPN: u.UPN, Username: u.UPN, Name: u.Name, Wids: wids}
@@ -477,6 +483,16 @@ func grantedScopes(sr scopeRequest, granted []string) []string {
 		}
 		if slices.Contains(granted, p) {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func unionScopes(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.ContainsFunc(out, func(y string) bool { return strings.EqualFold(x, y) }) {
+			out = append(out, x)
 		}
 	}
 	return out

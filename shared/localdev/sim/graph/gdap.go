@@ -3,6 +3,7 @@ package graph
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -192,6 +193,17 @@ func handleRelationship(c *call) *gerr {
 	return nil
 }
 
+// accessAssignmentsPage is the simulator's page size for access assignments, small so that
+// clients must follow @odata.nextLink (Graph pages every collection; the page size of this one is
+// not documented).
+const accessAssignmentsPage = 2
+
+// rolesPerAssignment: the simulator splits a relationship's assigned roles over several access
+// assignments (a relationship can hold one per security group,
+// https://learn.microsoft.com/graph/api/resources/delegatedadminaccessassignment), the first for
+// the service account's group, so that the roles in force are their union across pages.
+const rolesPerAssignment = 2
+
 func handleAccessAssignments(c *call) *gerr {
 	if e := c.require(permGDAP); e != nil {
 		return e
@@ -200,24 +212,49 @@ func handleAccessAssignments(c *call) *gerr {
 	if !ok {
 		return errNotFound(c.segs[2])
 	}
+	st, _, e := c.skipState("access")
+	if e != nil {
+		return e
+	}
+	st.Kind, st.Tenant = "access", c.ten.id
+	path := "/tenantRelationships/delegatedAdminRelationships/" + r.ID + "/accessAssignments"
 	col := c.startCollection("tenantRelationships/delegatedAdminRelationships('"+r.ID+"')/accessAssignments", nil)
+	var chunks [][]string
 	switch r.Status {
 	case "active", "expiring", "activating":
 		if r.SecurityGroupID != "" {
-			id := uuid.NewSHA1(uuid.NameSpaceOID, []byte("assignment:"+r.ID)).String()
-			col.j.elem(obj{
-				{"@odata.etag", etag(id)},
-				{"id", id},
-				{"status", "active"},
-				{"createdDateTime", r.Activated},
-				{"lastModifiedDateTime", r.Activated},
-				{"accessContainer", obj{{"accessContainerId", r.SecurityGroupID}, {"accessContainerType", "securityGroup"}}},
-				// the access assignment's roles, which may be fewer than the relationship's
-				{"accessDetails", obj{{"unifiedRoles", unifiedRoles(r.AssignedRoles)}}},
-			})
+			for i := 0; i < len(r.AssignedRoles); i += rolesPerAssignment {
+				chunks = append(chunks, r.AssignedRoles[i:min(i+rolesPerAssignment, len(r.AssignedRoles))])
+			}
+			if len(chunks) == 0 {
+				chunks = [][]string{{}}
+			}
 		}
 	}
-	col.end("", "")
+	end := min(st.Pos+accessAssignmentsPage, len(chunks))
+	for i := st.Pos; i < end; i++ {
+		id := uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprintf("assignment:%s:%d", r.ID, i))).String()
+		group := r.SecurityGroupID
+		if i > 0 {
+			group = uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprintf("group:%s:%d", r.ID, i))).String()
+		}
+		col.j.elem(obj{
+			{"@odata.etag", etag(id)},
+			{"id", id},
+			{"status", "active"},
+			{"createdDateTime", r.Activated},
+			{"lastModifiedDateTime", r.Activated},
+			{"accessContainer", obj{{"accessContainerId", group}, {"accessContainerType", "securityGroup"}}},
+			// the access assignments' roles, which may be fewer than the relationship's
+			{"accessDetails", obj{{"unifiedRoles", unifiedRoles(chunks[i])}}},
+		})
+	}
+	link := ""
+	if end < len(chunks) {
+		st.Pos = end
+		link = c.nextLink(path, st)
+	}
+	col.end(link, "")
 	return nil
 }
 

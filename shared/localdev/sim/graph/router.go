@@ -112,6 +112,10 @@ func (s *Service) serveAPI(rw http.ResponseWriter, r *http.Request, rid, crid st
 		c.fail(notFoundFor(c))
 		return
 	}
+	if e := c.delegatedRoles(endpoint); e != nil {
+		c.fail(e)
+		return
+	}
 	if e := h(c); e != nil {
 		c.fail(e)
 	}
@@ -145,7 +149,7 @@ func notFoundFor(c *call) *gerr {
 func knownCollection(s string) bool {
 	switch strings.ToLower(s) {
 	case "users", "groups", "organization", "domains", "subscribedskus", "devicemanagement", "admin", "reports", "policies",
-		"tenantrelationships", "applications", "serviceprincipals", "me", "$batch":
+		"tenantrelationships", "applications", "serviceprincipals", "oauth2permissiongrants", "me", "$batch":
 		return true
 	}
 	return false
@@ -305,6 +309,16 @@ func route(c *call) (handler, string) {
 			return appRoutes(s[1], false, s[2:], m)
 		}
 		return nil, "/applications"
+	case "oauth2permissiongrants":
+		switch {
+		case n == 1 && get:
+			return handleGrants, "/oauth2PermissionGrants"
+		case n == 1 && post:
+			return handleCreateGrant, "/oauth2PermissionGrants"
+		case n == 2 && patch:
+			return handlePatchGrant, "/oauth2PermissionGrants/{id}"
+		}
+		return nil, "/oauth2PermissionGrants"
 	case "serviceprincipals":
 		switch {
 		case n == 1 && get:

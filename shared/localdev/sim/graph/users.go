@@ -222,6 +222,9 @@ func (c *call) signInActivityGate(sel selection, filter string) *gerr {
 	if e := c.requireAuditLog(); e != nil {
 		return e
 	}
+	if e := c.reportingRoles(); e != nil {
+		return e
+	}
 	if !c.ten.premium {
 		return errf(http.StatusForbidden, "Authentication_RequestFromNonPremiumTenantOrB2CTenant", msgNonPremium)
 	}

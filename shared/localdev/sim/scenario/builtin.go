@@ -49,14 +49,22 @@ const (
 	DemoConsolidated       = "5b1d6a3e-2f4c-4d8e-9a7b-3c6e1f0d2a91"
 )
 
-// SyncGraphPermissions are the Graph application permissions tenantsync needs; the demo app
-// requests exactly these. DelegatedAdminRelationship.Read.All is used in the partner tenant only
-// (GDAP discovery), Mail.Send there too (consent links).
+// SyncGraphPermissions are the Graph application permissions tenantsync's app is configured with
+// (what an admin-consent link grants in a customer tenant): read permissions only; the demo app
+// requests exactly these.
 var SyncGraphPermissions = []string{
 	"User.Read.All", "Group.Read.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All",
 	"DeviceManagementManagedDevices.Read.All", "Reports.Read.All", "ReportSettings.Read.All",
-	"AuditLog.Read.All", "UserAuthenticationMethod.Read.All", "Policy.Read.All", "Mail.Send", "DelegatedAdminRelationship.Read.All",
+	"AuditLog.Read.All", "UserAuthenticationMethod.Read.All", "Policy.Read.All",
 }
+
+// PartnerGraphPermissions are assigned to the app in the partner tenant only (GDAP discovery),
+// and PartnerDelegatedScopes granted there only (consent links sent with the service account's
+// delegated token), as tenantsync register does: no customer tenant ever gets them.
+var (
+	PartnerGraphPermissions = []string{"DelegatedAdminRelationship.Read.All"}
+	PartnerDelegatedScopes  = []string{"Mail.Send"}
+)
 
 // demoPartner is the MSP: shared by both built-in scenarios so the same sign-ins work in each.
 func demoPartner() PartnerSpec {

@@ -324,9 +324,15 @@ func TestDemoScenario(t *testing.T) {
 	}
 	for _, perm := range []string{"User.Read.All", "Group.Read.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All",
 		"DeviceManagementManagedDevices.Read.All", "Reports.Read.All", "ReportSettings.Read.All", "AuditLog.Read.All",
-		"UserAuthenticationMethod.Read.All", "Mail.Send"} {
+		"UserAuthenticationMethod.Read.All"} {
 		if !contains(app.Roles, perm) {
 			t.Errorf("app roles lack %s", perm)
+		}
+	}
+	// What a customer's consent grants is read-only: Mail.Send and the GDAP read are partner-only.
+	for _, perm := range []string{"Mail.Send", "DelegatedAdminRelationship.Read.All"} {
+		if contains(app.Roles, perm) {
+			t.Errorf("the app is configured with %s, which a customer's consent would grant", perm)
 		}
 	}
 
