@@ -45,6 +45,9 @@ type Deps struct {
 	AdminGroupID string
 	// AppServiceAuth is WEBSITE_AUTH_ENABLED: only then is X-MS-CLIENT-PRINCIPAL trusted.
 	AppServiceAuth bool
+	// Groups resolves ADMIN_GROUP_ID membership for principals whose token had the groups
+	// overage claim (shared/groupcheck); nil refuses them.
+	Groups adminauth.GroupChecker
 	// PublicBaseURL is the app's public URL; every link the API answers with is built from it,
 	// never from the request's Host or X-Forwarded-* headers (anyone can send those).
 	PublicBaseURL string
@@ -77,9 +80,10 @@ type Route struct {
 	Anonymous bool
 }
 
-// HTTPRoutes are the forwarded HTTP functions by function name.
+// HTTPRoutes are the forwarded HTTP functions by function name, the signed-in twins of the
+// keyed API routes (SignedInRoutes) included.
 func HTTPRoutes(d Deps) map[string]Route {
-	return map[string]Route{
+	routes := map[string]Route{
 		"Tenants":          {"GET /api/tenants", d.csvOrJSON(d.listTenants), false},
 		"Tenant":           {"GET /api/tenants/{tenantId}", d.getTenant, false},
 		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.updateTenant, false},
@@ -104,6 +108,10 @@ func HTTPRoutes(d Deps) map[string]Route {
 		"ConsoleAssets":         {"GET /static/{file}", d.consoleAssets, true},
 		"OperationStatus":       {"GET /api/operations/{operationId}", d.operationStatus, false},
 	}
+	for name, r := range SignedInRoutes(d, routes) {
+		routes[name] = r
+	}
+	return routes
 }
 
 // New returns the handler's whole HTTP surface.
@@ -123,9 +131,11 @@ func New(d Deps) http.Handler {
 		mux.HandleFunc(r.Pattern, limitBody(h))
 		patterns = append(patterns, r.Pattern)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no such API route: "+r.Method+" "+r.URL.Path)
-	})
+	}
+	mux.HandleFunc("/api/", notFound)
+	mux.HandleFunc(SignedInPrefix+"/api/", notFound)
 	fold := routefold.New(patterns...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The host matches route literals case-insensitively and forwards the path as sent.
@@ -223,16 +233,11 @@ type queueMessage = queue.Message
 // admin applies the admin rule (shared/adminauth) and hands the caller on in the context, so
 // "who asked" is recorded from it and never from the request body.
 func (d Deps) admin(next http.HandlerFunc) http.HandlerFunc {
-	pol := adminauth.Policy{AppServiceAuth: d.AppServiceAuth, AdminGroupID: d.AdminGroupID}
+	pol := adminauth.Policy{AppServiceAuth: d.AppServiceAuth, AdminGroupID: d.AdminGroupID, Groups: d.Groups}
 	return func(w http.ResponseWriter, r *http.Request) {
 		who, err := pol.Check(r)
 		if err != nil {
-			d.Log.Warn("admin API refused", "path", r.URL.Path, "principal", who.Name, "error", err.Error())
-			code := "Forbidden"
-			if errors.Is(err, adminauth.ErrGroupOverage) {
-				code = "GroupOverage"
-			}
-			writeError(w, http.StatusForbidden, code, err.Error())
+			d.refuseAdmin(w, r, who, err)
 			return
 		}
 		if !d.AppServiceAuth && r.Header.Get("X-MS-CLIENT-PRINCIPAL") != "" {
@@ -240,4 +245,17 @@ func (d Deps) admin(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r.WithContext(adminauth.WithCaller(r.Context(), who)))
 	}
+}
+
+// refuseAdmin answers an admin rule refusal: 403 with a code naming the reason.
+func (d Deps) refuseAdmin(w http.ResponseWriter, r *http.Request, who adminauth.Caller, err error) {
+	d.Log.Warn("admin API refused", "path", r.URL.Path, "principal", who.Name, "error", err.Error())
+	code := "Forbidden"
+	switch {
+	case errors.Is(err, adminauth.ErrGroupOverage):
+		code = "GroupOverage"
+	case errors.Is(err, adminauth.ErrGroupLookup):
+		code = "GroupLookupFailed"
+	}
+	writeError(w, http.StatusForbidden, code, err.Error())
 }

@@ -23,7 +23,7 @@ type operationAnswer struct {
 	StatusURL string `json:"statusUrl"`
 }
 
-func statusURL(id string) string { return "/api/operations/" + id }
+func statusURL(ctx context.Context, id string) string { return apiPath(ctx, "/api/operations/"+id) }
 
 // startOperation records and queues op and answers 202 with a Location header.
 func (d Deps) startOperation(w http.ResponseWriter, r *http.Request, op operation.Operation) {
@@ -34,8 +34,8 @@ func (d Deps) startOperation(w http.ResponseWriter, r *http.Request, op operatio
 		d.fail(w, r, "starting the "+op.Kind+" operation", err)
 		return
 	}
-	w.Header().Set("Location", statusURL(started.ID))
-	writeJSON(w, http.StatusAccepted, operationAnswer{Operation: started, StatusURL: statusURL(started.ID)})
+	w.Header().Set("Location", statusURL(r.Context(), started.ID))
+	writeJSON(w, http.StatusAccepted, operationAnswer{Operation: started, StatusURL: statusURL(r.Context(), started.ID)})
 }
 
 // discoverNow serves POST /api/discovery: discovery (and automatic consent) as an operation. It
