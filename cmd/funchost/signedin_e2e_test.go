@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -118,4 +119,55 @@ func TestSignedInAdminAPIThroughTheHost(t *testing.T) {
 		t.Errorf("operation status for automation: %d %s", status, body)
 	}
 	s.waitIdle()
+}
+
+// A partner user in more than 200 groups signs in with the groups overage claim instead of a
+// group list: membership of the admin group is asked of the simulator's Graph
+// (checkMemberGroups), so a member reaches the console and the signed-in API, and a non-member
+// is refused as outside the group.
+func TestGroupOverageSignInThroughTheHost(t *testing.T) {
+	f := scenario.DemoFile(time.Now())
+	many := func(id, upn string, admin bool) scenario.PartnerUserSpec {
+		u := scenario.PartnerUserSpec{ID: id, UPN: upn, DisplayName: "Many Groups", MFA: true}
+		for i := range 210 {
+			u.Groups = append(u.Groups, fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
+		}
+		if admin {
+			u.Groups = append(u.Groups, scenario.DemoAdminGroupID)
+		}
+		return u
+	}
+	const memberUPN, otherUPN = "manygroups@" + scenario.DemoPartnerDomain, "manyothers@" + scenario.DemoPartnerDomain
+	f.Partner.Users = append(f.Partner.Users, many("7b0d6c2e-1a3f-4e5d-9c8b-0a1b2c3d4e5f", memberUPN, true),
+		many("8c1e7d3f-2b4a-4f6e-8d9c-1b2c3d4e5f60", otherUPN, false))
+	w, err := scenario.New(f, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startConsentStackOn(t, w)
+	for upn, want := range map[string]int{memberUPN: http.StatusOK, otherUPN: http.StatusForbidden} {
+		session := s.signInSession(upn)
+		for _, path := range []string{"/console/api/tenants", "/"} {
+			req, _ := http.NewRequest("GET", s.url+path, nil)
+			req.AddCookie(session)
+			resp, err := (&http.Client{Timeout: time.Minute, CheckRedirect: s.browser.CheckRedirect}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != want || (want == http.StatusForbidden && !strings.Contains(string(b), "admin group")) {
+				t.Errorf("%s GET %s: %d %.300s; want %d", upn, path, resp.StatusCode, b, want)
+			}
+		}
+	}
+	calls := int64(0)
+	for _, r := range s.sim.Metrics.Rows() {
+		if r.Service == "graph" && r.Endpoint == "POST /users/{id}/checkMemberGroups" {
+			calls += r.Requests
+		}
+	}
+	if calls != 2 { // one per user: the second request of each is answered from the cache
+		t.Errorf("%d checkMemberGroups calls, want 2", calls)
+	}
 }
