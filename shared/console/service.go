@@ -39,9 +39,10 @@ var tables = map[string]string{
 	"devices": store.TableDevices, "mailboxes": store.TableMailboxes,
 }
 
-// Overview reads every tenant and builds the overview.
+// Overview reads every tenant and builds the overview. The tenant rows come from the store's
+// snapshot: one point query while no tenant changed (store.TenantsSnapshot).
 func (s *Service) Overview(ctx context.Context, q OverviewQuery) (Overview, error) {
-	tenants, err := s.Store.ListTenants(ctx)
+	tenants, err := s.Store.TenantsSnapshot(ctx)
 	if err != nil {
 		return Overview{}, err
 	}
