@@ -157,7 +157,7 @@ func List(ctx context.Context, st *store.Store) (map[string]Summary, error) {
 // Snapshot is List for pages: the summaries as last decoded while the Summaries table is
 // unchanged (store.SummariesSnapshot: one point query instead of reading every summary).
 func Snapshot(ctx context.Context, st *store.Store) (map[string]Summary, error) {
-	m, err := st.SummariesSnapshot(ctx, "insights", func(_ string, data []byte) (any, error) {
+	m, err := st.SummariesSnapshot(ctx, func(data []byte) (any, error) {
 		var s Summary
 		err := json.Unmarshal(data, &s)
 		return s, err
