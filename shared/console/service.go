@@ -171,6 +171,15 @@ func (s *Service) collection(ctx context.Context, pg *TenantPage, all bool) erro
 	table := tables[c.Name]
 	needle := strings.ToLower(pg.Query.Search)
 	if needle == "" && !all {
+		if c.Name == "users" { // users and their MFA/sign-in rows read at once
+			items, next, err := s.Store.PageUsersJoined(ctx, pg.T.TenantID, PageSize, pg.Query.Skip)
+			if err != nil {
+				return err
+			}
+			pg.NextSkip = next
+			pg.Table.Rows, err = c.Rows(items)
+			return err
+		}
 		items, next, err := s.Store.Page(ctx, table, pg.T.TenantID, PageSize, pg.Query.Skip)
 		if err != nil {
 			return err
