@@ -8,8 +8,12 @@ import (
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/console"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/fanout"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
+
+// syncRefusals are the flash codes of the worker's refusals a manual sync can meet.
+var syncRefusals = map[string]string{fanout.CodeTenantExcluded: "sync-excluded", fanout.CodeNotConsented: "not-consented"}
 
 // consoleAction serves POST /tenants/{tenantId}/actions/{action} (function ConsoleAction):
 // sync, exclude, include, consent-link, cpv. The CSRF token was checked by consoleRoute. The
@@ -31,12 +35,18 @@ func (d Deps) consoleAction(w http.ResponseWriter, r *http.Request, _ console.Ch
 	log := d.Log.With("tenantId", id, "action", action, "principal", v.Name)
 	switch action {
 	case "sync":
-		if t.Consent.State != domain.ConsentConsented {
-			done = "not-consented"
-			break
-		}
-		if _, err = d.queueManualSync(ctx, t); err == nil {
+		// The worker's own rules (fanout.CheckTenant: excluded first, then consent) decide, and
+		// the page names the one that refused, not a generic failure.
+		_, err = d.queueManualSync(ctx, t)
+		var refused domain.Problem
+		switch {
+		case err == nil:
 			done = "sync-queued"
+		case errors.As(err, &refused):
+			done, err = syncRefusals[refused.Code], nil
+			if done == "" {
+				done = "action-failed"
+			}
 		}
 	case "exclude", "include":
 		if err = d.Store.SetExcluded(ctx, id, action == "exclude"); err == nil {

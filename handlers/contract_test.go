@@ -56,18 +56,43 @@ func TestFunctionFoldersMatchHandlers(t *testing.T) {
 		if _, path, _ := strings.Cut(r.Pattern, " "); path != want {
 			t.Errorf("%s: handler pattern %q does not serve route %q", name, r.Pattern, route)
 		}
-		// Anonymous at the Functions level: the OAuth callbacks (signed state) and the console
-		// (App Service Authentication's principal, checked by consoleRoute). The API keeps keys.
+		// Anonymous at the Functions level: the OAuth callbacks (signed state), the console and
+		// the signed-in twins of the API (App Service Authentication's principal, checked by the
+		// handler). The API under /api/ keeps keys for automation.
 		anonymous := fj.Bindings[0].AuthLevel == "anonymous"
 		callback := strings.HasSuffix(route, "/callback")
 		isConsole := strings.HasPrefix(name, "Console")
-		if anonymous != r.Anonymous || anonymous != (callback || isConsole) {
-			t.Errorf("%s: authLevel %q, handler anonymous=%v: only OAuth callbacks and the console may be anonymous", name, fj.Bindings[0].AuthLevel, r.Anonymous)
+		twin, isTwin := strings.CutSuffix(name, signedInSuffix)
+		if anonymous != r.Anonymous || anonymous != (callback || isConsole || isTwin) {
+			t.Errorf("%s: authLevel %q, handler anonymous=%v: only OAuth callbacks, the console and signed-in twins may be anonymous", name, fj.Bindings[0].AuthLevel, r.Anonymous)
 		}
-		if !isConsole && !strings.HasPrefix(route, "api/") {
+		switch {
+		case isTwin:
+			keyed, ok := HTTPRoutes(Deps{})[twin]
+			if !ok || keyed.Anonymous || "/"+route != SignedInPrefix+"/"+keyedRoute(t, twin) {
+				t.Errorf("%s: route %q is not the signed-in twin of a keyed API function", name, route)
+			}
+		case !isConsole && !strings.HasPrefix(route, "api/"):
 			t.Errorf("%s: route %q must keep its /api/ URL", name, route)
+		case !anonymous:
+			if _, ok := HTTPRoutes(Deps{})[name+signedInSuffix]; !ok {
+				t.Errorf("%s: keyed API function without a signed-in twin (functions/%s%s)", name, name, signedInSuffix)
+			}
 		}
 	}
+}
+
+func keyedRoute(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "functions", name, "function.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fj struct{ Bindings []struct{ Route string } }
+	if err := json.Unmarshal(b, &fj); err != nil {
+		t.Fatal(err)
+	}
+	return fj.Bindings[0].Route
 }
 
 // Every setting the handler reads is listed, with a working local value or empty for the

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tenantsync/tenantsync/shared/adminauth"
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/discovery"
 	"github.com/tenantsync/tenantsync/shared/identity"
@@ -38,6 +39,9 @@ type Deps struct {
 	AdminGroupID string
 	// AppServiceAuth is WEBSITE_AUTH_ENABLED: only then is X-MS-CLIENT-PRINCIPAL trusted.
 	AppServiceAuth bool
+	// Groups resolves ADMIN_GROUP_ID membership for principals whose token had the groups
+	// overage claim (shared/groupcheck); nil refuses them.
+	Groups adminauth.GroupChecker
 	// PublicBaseURL is the app's public URL; every link the API answers with is built from it,
 	// never from the request's Host or X-Forwarded-* headers (anyone can send those).
 	PublicBaseURL string
@@ -70,9 +74,10 @@ type Route struct {
 	Anonymous bool
 }
 
-// HTTPRoutes are the forwarded HTTP functions by function name.
+// HTTPRoutes are the forwarded HTTP functions by function name, the signed-in twins of the
+// keyed API routes (SignedInRoutes) included.
 func HTTPRoutes(d Deps) map[string]Route {
-	return map[string]Route{
+	routes := map[string]Route{
 		"Tenants":          {"GET /api/tenants", d.csvOrJSON(d.tenants), false},
 		"Tenant":           {"GET /api/tenants/{tenantId}", d.tenant, false},
 		"TenantUpdate":     {"PATCH /api/tenants/{tenantId}", d.tenantUpdate, false},
@@ -97,6 +102,10 @@ func HTTPRoutes(d Deps) map[string]Route {
 		"ConsoleAssets":         {"GET /static/{file}", d.consoleAssets, true},
 		"OperationStatus":       {"GET /api/operations/{operationId}", d.operationStatus, false},
 	}
+	for name, r := range SignedInRoutes(d, routes) {
+		routes[name] = r
+	}
+	return routes
 }
 
 // New returns the handler's whole HTTP surface.
@@ -116,9 +125,11 @@ func New(d Deps) http.Handler {
 		mux.HandleFunc(r.Pattern, limitBody(h))
 		patterns = append(patterns, r.Pattern)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no such API route: "+r.Method+" "+r.URL.Path)
-	})
+	}
+	mux.HandleFunc("/api/", notFound)
+	mux.HandleFunc(SignedInPrefix+"/api/", notFound)
 	fold := routefold.New(patterns...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The host matches route literals case-insensitively and forwards the path as sent.

@@ -5,6 +5,7 @@ package handlers
 // nothing depends on an HTTP response Azure would cut at 230 s.
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tenantsync/tenantsync/shared/adminauth"
@@ -17,7 +18,7 @@ type operationAnswer struct {
 	StatusURL string `json:"statusUrl"`
 }
 
-func statusURL(id string) string { return "/api/operations/" + id }
+func statusURL(ctx context.Context, id string) string { return apiPath(ctx, "/api/operations/"+id) }
 
 // startOperation records and queues op and answers 202 with a Location header.
 func (d Deps) startOperation(w http.ResponseWriter, r *http.Request, op operation.Operation) {
@@ -28,6 +29,6 @@ func (d Deps) startOperation(w http.ResponseWriter, r *http.Request, op operatio
 		d.fail(w, r, "starting the "+op.Kind+" operation", err)
 		return
 	}
-	w.Header().Set("Location", statusURL(started.ID))
-	writeJSON(w, http.StatusAccepted, operationAnswer{Operation: started, StatusURL: statusURL(started.ID)})
+	w.Header().Set("Location", statusURL(r.Context(), started.ID))
+	writeJSON(w, http.StatusAccepted, operationAnswer{Operation: started, StatusURL: statusURL(r.Context(), started.ID)})
 }

@@ -77,7 +77,7 @@ func (d Deps) tenantCollection(w http.ResponseWriter, r *http.Request) {
 	if next != "" {
 		// From PUBLIC_BASE_URL and the canonical path only: Host and X-Forwarded-* are the
 		// caller's to write, and a link built from them would send the next request elsewhere.
-		out["@odata.nextLink"] = d.link("/api/tenants/"+id+"/"+coll, url.Values{"$top": {strconv.Itoa(top)}, "$skiptoken": {next}})
+		out["@odata.nextLink"] = d.link(apiPath(r.Context(), "/api/tenants/"+id+"/"+coll), url.Values{"$top": {strconv.Itoa(top)}, "$skiptoken": {next}})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -375,11 +375,25 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   dependsOn: [blobOwner, tableContributor, busOwner, operationsOwner, secretsOfficer, packageContainer]
 }
 
-// App Service Authentication (only with authClientId): it identifies who signs in, it does NOT grant a
-// function authorization level, so every admin route still needs a function key; the handler then
-// also requires a signed-in principal to be in adminGroupId. Unauthenticated requests still reach the
-// host: the OAuth callbacks are anonymous and rely on their signed state. Not verified: the Flex
-// Consumption plan page listed App Service Authentication as unsupported during its preview.
+// App Service Authentication (only with authClientId; use tenantsync's app registration, to which
+// `tenantsync register` adds the sign-in redirect URI <app>/.auth/login/aad/callback, ID token
+// issuance and security-group claims). It signs MSP admins in from the partner tenant, keeps the
+// session (token store) and forwards X-MS-CLIENT-PRINCIPAL; it grants no function authorization
+// level (the Functions host accepts only keys on authLevel function routes: azure-functions-host
+// AuthUtility.PrincipalHasAuthLevelClaim). So:
+//   - the console (/, /tenants/..., /insights, /partner) and the signed-in admin API (/console/api/...)
+//     are anonymous functions; the handler admits only a signed-in member of adminGroupId and sends
+//     an unsigned browser to /.auth/login/aad itself;
+//   - automation keeps /api/... with a function key and no session: unauthenticated requests must
+//     reach the host, hence AllowAnonymous rather than RedirectToLoginPage with excludedPaths
+//     (excludedPaths are literal paths: the keyed routes carry tenant ids, and wildcard matching is
+//     not documented, MicrosoftDocs/azure-docs#106668);
+//   - the OAuth callbacks stay anonymous and rely on their signed state.
+// No client secret is configured, so App Service uses the OpenID Connect implicit flow (an ID token
+// posted back), which needs ID token issuance on the registration ("If no client secret is
+// configured, the OpenID Connect implicit auth flow is used", SiteAuthSettings.clientSecret).
+// Not verified: the Flex Consumption plan page listed App Service Authentication as unsupported
+// during its preview.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
   parent: app
   name: 'authsettingsV2'
@@ -394,7 +408,8 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)
         enabled: true
         registration: {
           clientId: authClientId
-          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          // admins sign in from the partner tenant, which need not be the subscription's
+          openIdIssuer: '${environment().authentication.loginEndpoint}${partnerTenantId}/v2.0'
         }
         validation: {
           allowedAudiences: ['api://${authClientId}']
@@ -402,14 +417,15 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)
       }
     }
     login: { tokenStore: { enabled: true } }
+    httpSettings: { requireHttps: true }
   }
 }
 
 @description('The app\'s public URL.')
 output appUrl string = publicUrl
 
-@description('Redirect URIs to register on tenantsync\'s app registration (tenantsync register --public-url does it).')
-output redirectUris array = ['${publicUrl}/api/connect/callback', '${publicUrl}/api/consent/callback']
+@description('Redirect URIs to register on tenantsync\'s app registration (tenantsync register --public-url does it), the console\'s sign-in included.')
+output redirectUris array = ['${publicUrl}/api/connect/callback', '${publicUrl}/api/consent/callback', '${publicUrl}/.auth/login/aad/callback']
 
 output functionAppName string = app.name
 output keyVaultName string = vault.name

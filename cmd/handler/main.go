@@ -24,6 +24,7 @@ import (
 	"github.com/tenantsync/tenantsync/shared/consent"
 	"github.com/tenantsync/tenantsync/shared/console"
 	"github.com/tenantsync/tenantsync/shared/discovery"
+	"github.com/tenantsync/tenantsync/shared/groupcheck"
 	"github.com/tenantsync/tenantsync/shared/hostjson"
 	"github.com/tenantsync/tenantsync/shared/identity"
 	"github.com/tenantsync/tenantsync/shared/logging"
@@ -148,14 +149,19 @@ func run() error {
 		PartnerGraphToken: func(ctx context.Context, tenantID string) (string, error) {
 			return partnerSvc.TokenIn(ctx, tenantID, cfg.Cloud.GraphScope())
 		}})
+	// A signed-in admin whose token carried the groups overage claim: membership of
+	// ADMIN_GROUP_ID asked of Graph in the partner tenant with the app's own token.
+	groups := &groupcheck.Checker{Endpoints: cfg.Cloud,
+		Credential: func() (azcore.TokenCredential, error) { return creds.For(cfg.PartnerTenantID) }}
 	deps := handlers.Deps{
+		Groups:  groups,
 		Partner: partnerSvc, Consent: consentSvc, AutoConsent: cfg.AutoConsent, AdminGroupID: cfg.AdminGroupID,
 		AppServiceAuth: cfg.AppServiceAuth, PublicBaseURL: cfg.PublicBaseURL,
 		AppAuth: cfg.App.Auth, Vault: vault,
 		ConsoleSettings: handlers.ConsoleSettings{
 			// WEBSITE_AUTH_ENABLED is set by the platform when App Service Authentication is on
 			// (locally by the local host when it plays that part).
-			Auth:    console.AuthSettings{Enabled: cfg.AppServiceAuth, AdminGroupID: cfg.AdminGroupID},
+			Auth:    console.AuthSettings{Enabled: cfg.AppServiceAuth, AdminGroupID: cfg.AdminGroupID, Groups: groups},
 			CSRFKey: console.DeriveKey(cfg.StateSigningKey),
 		},
 		Operations: &operation.Service{Store: st, Queue: opSender, Log: log},

@@ -15,9 +15,10 @@
 //   - With it on, a signed-in principal must be in ADMIN_GROUP_ID (and is refused while
 //     ADMIN_GROUP_ID is unset). A principal whose token had too many groups carries an overage
 //     claim instead of its groups (Entra access-token claims reference, "Groups overage claim":
-//     `_claim_names: {"groups": "src1"}`; Microsoft's samples also check `hasgroups`); it is refused
-//     with what to change, since resolving the groups would need Graph rights the app does not
-//     otherwise hold. How App Service flattens those claims into the header is not documented;
+//     `_claim_names: {"groups": "src1"}`; Microsoft's samples also check `hasgroups`). Its
+//     membership of ADMIN_GROUP_ID is then asked of Microsoft Graph (Policy.Groups, shared/
+//     groupcheck: checkMemberGroups); without a checker, or when Graph fails, it is refused with
+//     what to change. How App Service flattens those claims into the header is not documented;
 //     both spellings are recognised (unverified against a live app).
 package adminauth
 
@@ -26,6 +27,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -38,6 +40,14 @@ type Policy struct {
 	AppServiceAuth bool
 	// AdminGroupID is the Entra group signed-in principals must belong to.
 	AdminGroupID string
+	// Groups resolves membership for a principal whose token carried the groups overage claim
+	// instead of its groups; nil refuses such principals (ErrGroupOverage).
+	Groups GroupChecker
+}
+
+// GroupChecker answers whether a user (Entra object id) is a member of a group, transitively.
+type GroupChecker interface {
+	IsMember(ctx context.Context, userID, groupID string) (bool, error)
 }
 
 // Caller is who made a request that passed the rule.
@@ -55,9 +65,11 @@ var Automation = Caller{Name: domain.AutomationCaller}
 
 // Refusal errors. Each message says what to change.
 var (
-	ErrNotAdmin      = errors.New("the signed-in user is not in tenantsync's admin group (ADMIN_GROUP_ID)")
-	ErrNoAdminGroup  = errors.New("ADMIN_GROUP_ID is not set, so signed-in users cannot be authorised: set it to the admin group's object id")
-	ErrGroupOverage  = errors.New("the sign-in token lists no groups because the user is in too many (Entra's groups overage claim), so membership of ADMIN_GROUP_ID cannot be checked: in the App Service Authentication app registration emit only groups assigned to the application (Token configuration > groups claim, or groupMembershipClaims \"ApplicationGroup\") and assign the admin group to its enterprise application")
+	ErrNotAdmin     = errors.New("the signed-in user is not in tenantsync's admin group (ADMIN_GROUP_ID)")
+	ErrNoAdminGroup = errors.New("ADMIN_GROUP_ID is not set, so signed-in users cannot be authorised: set it to the admin group's object id")
+	ErrGroupOverage = errors.New("the sign-in token lists no groups because the user is in too many (Entra's groups overage claim), so membership of ADMIN_GROUP_ID cannot be checked: in the App Service Authentication app registration emit only groups assigned to the application (Token configuration > groups claim, or groupMembershipClaims \"ApplicationGroup\") and assign the admin group to its enterprise application")
+	// ErrGroupLookup: the overage lookup through Graph failed; wrapped with Graph's error.
+	ErrGroupLookup   = errors.New("the sign-in token lists no groups because the user is in too many (Entra's groups overage claim), and asking Microsoft Graph for the membership of ADMIN_GROUP_ID failed: check that tenantsync's app registration holds the application permissions User.Read.All and Group.Read.All (or GroupMember.Read.All) with admin consent in the partner tenant (tenantsync register grants them), then sign in again")
 	ErrBadPrincipal  = errors.New("X-MS-CLIENT-PRINCIPAL is not the App Service principal (base64 JSON)")
 	errNoPrincipalID = errors.New("the App Service principal has no name")
 )
@@ -160,8 +172,18 @@ func (pol Policy) Check(r *http.Request) (Caller, error) {
 			return who, nil
 		}
 	}
-	if p.overage {
+	if !p.overage {
+		return who, ErrNotAdmin
+	}
+	if pol.Groups == nil || p.id == "" {
 		return who, ErrGroupOverage
+	}
+	member, err := pol.Groups.IsMember(r.Context(), p.id, want)
+	switch {
+	case err != nil:
+		return who, fmt.Errorf("%w (%v)", ErrGroupLookup, err)
+	case member:
+		return who, nil
 	}
 	return who, ErrNotAdmin
 }

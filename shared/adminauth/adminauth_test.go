@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tenantsync/tenantsync/shared/domain"
@@ -145,5 +146,49 @@ func TestPrincipalNameAndID(t *testing.T) {
 		if err != nil || got.Name != c.want || got.ID != c.wantID || !got.SignedIn {
 			t.Errorf("%s: %+v, %v; want name %q id %q", c.name, got, err, c.want, c.wantID)
 		}
+	}
+}
+
+// fakeGroups is an in-memory GroupChecker (the Graph lookup is tested in shared/groupcheck).
+type fakeGroups struct {
+	member map[string]bool
+	err    error
+	asked  []string
+}
+
+func (f *fakeGroups) IsMember(_ context.Context, userID, groupID string) (bool, error) {
+	f.asked = append(f.asked, userID+" "+groupID)
+	return f.member[userID], f.err
+}
+
+// With a checker, an overage principal's membership is asked (by object id, for ADMIN_GROUP_ID
+// in lower case): a member is admitted, a non-member refused as outside the group, a failed
+// lookup refused with the permissions to check; a principal without an object id cannot be
+// looked up and stays ErrGroupOverage.
+func TestGroupOverageResolved(t *testing.T) {
+	overage := map[string]string{"typ": "_claim_names", "val": `{"groups":"src1"}`}
+	oid := func(id string) map[string]string { return map[string]string{"typ": "oid", "val": id} }
+	f := &fakeGroups{member: map[string]bool{"a1": true}}
+	on := Policy{AppServiceAuth: true, AdminGroupID: "3F1C0D2E-0000-4000-8000-000000000001", Groups: f}
+	if c, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada", overage, oid("A1"))); err != nil || !c.SignedIn || c.ID != "a1" {
+		t.Errorf("member: %+v %v", c, err)
+	}
+	if len(f.asked) != 1 || f.asked[0] != "a1 "+group {
+		t.Errorf("asked %q", f.asked)
+	}
+	if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Bob", overage, oid("b2"))); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("non-member: %v, want ErrNotAdmin", err)
+	}
+	if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada", overage)); !errors.Is(err, ErrGroupOverage) {
+		t.Errorf("no object id: %v, want ErrGroupOverage", err)
+	}
+	f.err = errors.New("Authorization_RequestDenied")
+	_, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada", overage, oid("a1")))
+	if !errors.Is(err, ErrGroupLookup) || !strings.Contains(err.Error(), "Authorization_RequestDenied") || !strings.Contains(err.Error(), "User.Read.All") {
+		t.Errorf("lookup failed: %v, want ErrGroupLookup naming Graph's error and the permissions", err)
+	}
+	n := len(f.asked)
+	if _, err := check(on, "X-MS-CLIENT-PRINCIPAL", principalHeader("Ada", oid("a1"), map[string]string{"typ": "groups", "val": group})); err != nil || len(f.asked) != n {
+		t.Errorf("groups listed: %v, asked Graph %d times", err, len(f.asked)-n)
 	}
 }

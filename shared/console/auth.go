@@ -4,7 +4,6 @@
 package console
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,10 +27,8 @@ var (
 )
 
 // GroupChecker resolves group membership when the sign-in token carried a groups overage
-// claim instead of the groups (Entra emits at most 200 groups in a JWT).
-type GroupChecker interface {
-	IsMember(ctx context.Context, userID, groupID string) (bool, error)
-}
+// claim instead of the groups (Entra emits at most 200 groups in a JWT): shared/adminauth's.
+type GroupChecker = adminauth.GroupChecker
 
 // AuthSettings decide who may use the console.
 type AuthSettings struct {
@@ -53,7 +50,7 @@ func Authorize(r *http.Request, s AuthSettings) (Viewer, error) {
 	if !s.Enabled {
 		return Viewer{}, ErrAuthOff
 	}
-	c, err := adminauth.Policy{AppServiceAuth: true, AdminGroupID: s.AdminGroupID}.Check(r)
+	c, err := adminauth.Policy{AppServiceAuth: true, AdminGroupID: s.AdminGroupID, Groups: s.Groups}.Check(r)
 	if !c.SignedIn {
 		if err != nil {
 			return Viewer{}, fmt.Errorf("%w (%v)", ErrSignInRequired, err)
@@ -69,17 +66,8 @@ func Authorize(r *http.Request, s AuthSettings) (Viewer, error) {
 		return v, nil
 	case errors.Is(err, adminauth.ErrNoAdminGroup):
 		return v, ErrNoAdminGroup
-	case errors.Is(err, adminauth.ErrGroupOverage):
-		if s.Groups == nil {
-			return v, fmt.Errorf("%w (your token lists too many groups to check here; membership lookups are not configured)", ErrNotAdmin)
-		}
-		ok, err := s.Groups.IsMember(r.Context(), v.ID, strings.ToLower(s.AdminGroupID))
-		if err != nil {
-			return v, fmt.Errorf("checking your admin group membership failed: %w", err)
-		}
-		if ok {
-			return v, nil
-		}
+	case errors.Is(err, adminauth.ErrGroupOverage), errors.Is(err, adminauth.ErrGroupLookup):
+		return v, err
 	}
 	return v, ErrNotAdmin
 }

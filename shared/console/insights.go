@@ -48,8 +48,8 @@ func (s *Service) Insights(ctx context.Context, days int) (Insights, error) {
 		wg         sync.WaitGroup
 	)
 	wg.Add(2)
-	go func() { defer wg.Done(); tenants, errT = s.Store.ListTenants(ctx) }()
-	go func() { defer wg.Done(); sums, errS = insights.List(ctx, s.Store) }()
+	go func() { defer wg.Done(); tenants, errT = s.Store.TenantsSnapshot(ctx) }()
+	go func() { defer wg.Done(); sums, errS = insights.Snapshot(ctx, s.Store) }()
 	wg.Wait()
 	if errT != nil {
 		return Insights{}, errT

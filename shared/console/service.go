@@ -39,9 +39,10 @@ var tables = map[string]string{
 	"devices": store.TableDevices, "mailboxes": store.TableMailboxes,
 }
 
-// Overview reads every tenant and builds the overview.
+// Overview reads every tenant and builds the overview. The tenant rows come from the store's
+// snapshot: one point query while no tenant changed (store.TenantsSnapshot).
 func (s *Service) Overview(ctx context.Context, q OverviewQuery) (Overview, error) {
-	tenants, err := s.Store.ListTenants(ctx)
+	tenants, err := s.Store.TenantsSnapshot(ctx)
 	if err != nil {
 		return Overview{}, err
 	}
@@ -180,6 +181,15 @@ func (s *Service) collection(ctx context.Context, pg *TenantPage, all bool) erro
 	table := tables[c.Name]
 	needle := strings.ToLower(pg.Query.Search)
 	if needle == "" && !all {
+		if c.Name == "users" { // users and their MFA/sign-in rows read at once
+			items, next, err := s.Store.PageUsersJoined(ctx, pg.T.TenantID, PageSize, pg.Query.Skip)
+			if err != nil {
+				return err
+			}
+			pg.NextSkip = next
+			pg.Table.Rows, err = c.Rows(items)
+			return err
+		}
 		items, next, err := s.Store.Page(ctx, table, pg.T.TenantID, PageSize, pg.Query.Skip)
 		if err != nil {
 			return err

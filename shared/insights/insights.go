@@ -153,3 +153,21 @@ func List(ctx context.Context, st *store.Store) (map[string]Summary, error) {
 	})
 	return out, err
 }
+
+// Snapshot is List for pages: the summaries as last decoded while the Summaries table is
+// unchanged (store.SummariesSnapshot: one point query instead of reading every summary).
+func Snapshot(ctx context.Context, st *store.Store) (map[string]Summary, error) {
+	m, err := st.SummariesSnapshot(ctx, func(data []byte) (any, error) {
+		var s Summary
+		err := json.Unmarshal(data, &s)
+		return s, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Summary, len(m))
+	for id, v := range m {
+		out[id] = v.(Summary)
+	}
+	return out, nil
+}

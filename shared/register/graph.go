@@ -162,14 +162,33 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
+// The console's sign-in (App Service Authentication) uses this registration: without a client
+// secret App Service signs in with the OpenID Connect implicit flow, so the registration must
+// issue ID tokens (web.implicitGrantSettings.enableIdTokenIssuance; "If no client secret is
+// configured, the OpenID Connect implicit auth flow is used", App Service SiteAuthSettings
+// clientSecret), and the handler checks ADMIN_GROUP_ID in the token's groups claim, which Entra
+// emits only when groupMembershipClaims asks for it ("SecurityGroup": security groups and
+// Microsoft Entra roles, application resource type). Past 200 groups Entra sends the overage
+// claim instead, which the handler resolves through Graph (shared/groupcheck).
+const (
+	signInGroupClaims = "SecurityGroup"
+	signInSummary     = "console sign-in: ID tokens issued, groups claim SecurityGroup"
+)
+
 // ensureApp creates the app registration, or updates the properties that differ from what
 // tenantsync needs (PATCH with only those properties).
 func (r *run) ensureApp(ctx context.Context, app models.Applicationable) (models.Applicationable, error) {
 	res := r.res
 	want := desiredAccess()
+	// The whole web object is always sent, so a PATCH that changes the redirect URIs cannot drop
+	// the console sign-in's ID token issuance.
 	web := func() models.WebApplicationable {
 		w := models.NewWebApplication()
 		w.SetRedirectUris(res.RedirectURIs)
+		g := models.NewImplicitGrantSettings()
+		g.SetEnableIdTokenIssuance(ptr(true))
+		g.SetEnableAccessTokenIssuance(ptr(false))
+		w.SetImplicitGrantSettings(g)
 		return w
 	}
 	if app == nil {
@@ -177,6 +196,7 @@ func (r *run) ensureApp(ctx context.Context, app models.Applicationable) (models
 		body.SetDisplayName(ptr(r.o.AppName))
 		body.SetSignInAudience(ptr(multiTenant))
 		body.SetWeb(web())
+		body.SetGroupMembershipClaims(ptr(signInGroupClaims))
 		body.SetRequiredResourceAccess(accessModel(want))
 		created, err := r.graph.Applications().Post(ctx, body, nil)
 		if err != nil {
@@ -186,6 +206,7 @@ func (r *run) ensureApp(ctx context.Context, app models.Applicationable) (models
 		res.add(ItemApp, Created, "%s, app id %s", r.o.AppName, res.AppID)
 		res.add(ItemAudience, Created, "%s (multi-tenant: every customer tenant can consent)", multiTenant)
 		res.add(ItemRedirects, Created, "%s", strings.Join(res.RedirectURIs, ", "))
+		res.add(ItemSignIn, Created, "%s", signInSummary)
 		res.add(ItemPermissions, Created, "%s", permissionsSummary())
 		fmt.Fprintf(r.o.Out, "Created app registration %q (app id %s).\n", r.o.AppName, res.AppID)
 		return created, nil
@@ -220,6 +241,17 @@ func (r *run) ensureApp(ctx context.Context, app models.Applicationable) (models
 		res.add(ItemRedirects, Updated, "%s", detail)
 	} else {
 		res.add(ItemRedirects, Unchanged, "%s", strings.Join(res.RedirectURIs, ", "))
+	}
+
+	idTokens := app.GetWeb() != nil && app.GetWeb().GetImplicitGrantSettings() != nil &&
+		app.GetWeb().GetImplicitGrantSettings().GetEnableIdTokenIssuance() != nil && *app.GetWeb().GetImplicitGrantSettings().GetEnableIdTokenIssuance()
+	if claims := str(app.GetGroupMembershipClaims()); !idTokens || claims != signInGroupClaims {
+		patch.SetWeb(web())
+		patch.SetGroupMembershipClaims(ptr(signInGroupClaims))
+		changed = true
+		res.add(ItemSignIn, Updated, "%s (was: ID tokens %v, group claims %q)", signInSummary, idTokens, claims)
+	} else {
+		res.add(ItemSignIn, Unchanged, "%s", signInSummary)
 	}
 
 	if added, removed := accessDiff(currentAccess(app), want); len(added)+len(removed) > 0 {

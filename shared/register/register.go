@@ -158,6 +158,7 @@ const (
 	ItemApp         = "app registration"
 	ItemAudience    = "sign-in audience"
 	ItemRedirects   = "redirect URIs"
+	ItemSignIn      = "console sign-in"
 	ItemPermissions = "API permissions"
 	ItemCredential  = "credential"
 	ItemVault       = "Key Vault secret"

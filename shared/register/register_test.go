@@ -196,6 +196,13 @@ func (c *checker) checkApp(appID, public string) models.Applicationable {
 	if got, want := app.GetWeb().GetRedirectUris(), []string{public + "/api/connect/callback", public + "/api/consent/callback", public + "/.auth/login/aad/callback"}; !sameStrings(got, want) {
 		c.t.Errorf("redirect URIs %v, want %v", got, want)
 	}
+	// The console's sign-in: ID tokens (implicit flow without a client secret) with groups.
+	if g := app.GetWeb().GetImplicitGrantSettings(); g == nil || g.GetEnableIdTokenIssuance() == nil || !*g.GetEnableIdTokenIssuance() {
+		c.t.Errorf("ID token issuance is not enabled")
+	}
+	if got := app.GetGroupMembershipClaims(); got == nil || *got != "SecurityGroup" {
+		c.t.Errorf("groupMembershipClaims %v, want SecurityGroup", got)
+	}
 	var got []string
 	for _, rra := range app.GetRequiredResourceAccess() {
 		for _, ra := range rra.GetResourceAccess() {
@@ -343,7 +350,7 @@ func allUnchanged() map[string]register.Status {
 	return map[string]register.Status{
 		register.ItemApp: register.Unchanged, register.ItemAudience: register.Unchanged, register.ItemRedirects: register.Unchanged,
 		register.ItemPermissions: register.Unchanged, register.ItemCredential: register.Unchanged, register.ItemVault: register.Unchanged,
-		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged, register.ItemMailGrant: register.Unchanged,
+		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged, register.ItemMailGrant: register.Unchanged, register.ItemSignIn: register.Unchanged,
 	}
 }
 
@@ -368,7 +375,7 @@ func TestCertificateLifecycle(t *testing.T) {
 	want := map[string]register.Status{
 		register.ItemApp: register.Created, register.ItemAudience: register.Created, register.ItemRedirects: register.Created,
 		register.ItemPermissions: register.Created, register.ItemCredential: register.Created, register.ItemVault: register.Created,
-		register.ItemSP: register.Created, register.ItemConsent: statuses(res)[register.ItemConsent], register.ItemMailGrant: register.Created,
+		register.ItemSP: register.Created, register.ItemConsent: statuses(res)[register.ItemConsent], register.ItemMailGrant: register.Created, register.ItemSignIn: register.Created,
 	}
 	wantStatuses(t, res, want)
 	if res.Credential != "certificate" || res.SecretName != "app-certificate" || res.AdminUPN != scenario.DemoAdminUPN {
@@ -556,7 +563,7 @@ func TestExistingApp(t *testing.T) {
 	wantStatuses(t, res, map[string]register.Status{
 		register.ItemApp: register.Unchanged, register.ItemAudience: register.Unchanged, register.ItemRedirects: register.Updated,
 		register.ItemPermissions: register.Updated, register.ItemCredential: register.Created, register.ItemVault: register.Created,
-		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged, register.ItemMailGrant: register.Unchanged,
+		register.ItemSP: register.Unchanged, register.ItemConsent: register.Unchanged, register.ItemMailGrant: register.Unchanged, register.ItemSignIn: register.Updated,
 	})
 	if d, _ := res.Item(register.ItemPermissions); d.Detail != "+Partner Center user_impersonation" {
 		t.Errorf("permissions detail %q", d.Detail)

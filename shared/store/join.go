@@ -15,16 +15,9 @@ func (s *Store) JoinUserSecurity(ctx context.Context, tenantID string, users []j
 	if len(users) == 0 {
 		return users, nil
 	}
-	type keyed struct {
-		ID string `json:"id"`
-	}
-	ids := make([]string, len(users))
-	for i, u := range users {
-		var k keyed
-		if err := json.Unmarshal(u, &k); err != nil {
-			return nil, err
-		}
-		ids[i] = k.ID
+	ids, err := userIDs(users)
+	if err != nil {
+		return nil, err
 	}
 	lo, err := escapeRowKey(ids[0])
 	if err != nil {
@@ -45,23 +38,36 @@ func (s *Store) JoinUserSecurity(ctx context.Context, tenantID string, users []j
 		if err != nil {
 			return nil, fmt.Errorf("user security: %w", err)
 		}
-		for _, raw := range page.Entities {
-			item, err := entityJSON(raw)
-			if err != nil {
-				return nil, err
-			}
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(item, &m); err != nil {
-				return nil, err
-			}
-			var id string
-			if err := json.Unmarshal(m["id"], &id); err != nil || id == "" {
-				return nil, fmt.Errorf("user security row without an id (%v)", err)
-			}
-			delete(m, "id")
-			sec[id] = m
+		if err := addSecurityRows(sec, page.Entities); err != nil {
+			return nil, err
 		}
 	}
+	return mergeSecurity(users, ids, sec)
+}
+
+// addSecurityRows adds UserSecurity entities to sec by user id (the id itself removed).
+func addSecurityRows(sec map[string]map[string]json.RawMessage, entities [][]byte) error {
+	for _, raw := range entities {
+		item, err := entityJSON(raw)
+		if err != nil {
+			return err
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(item, &m); err != nil {
+			return err
+		}
+		var id string
+		if err := json.Unmarshal(m["id"], &id); err != nil || id == "" {
+			return fmt.Errorf("user security row without an id (%v)", err)
+		}
+		delete(m, "id")
+		sec[id] = m
+	}
+	return nil
+}
+
+// mergeSecurity adds each user's (ids[i]) security properties to users[i].
+func mergeSecurity(users []json.RawMessage, ids []string, sec map[string]map[string]json.RawMessage) ([]json.RawMessage, error) {
 	out := make([]json.RawMessage, len(users))
 	for i, u := range users {
 		extra := sec[ids[i]]
@@ -83,4 +89,19 @@ func (s *Store) JoinUserSecurity(ctx context.Context, tenantID string, users []j
 		out[i] = b
 	}
 	return out, nil
+}
+
+// userIDs are the users' ids, in order.
+func userIDs(users []json.RawMessage) ([]string, error) {
+	ids := make([]string, len(users))
+	for i, u := range users {
+		var k struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(u, &k); err != nil {
+			return nil, err
+		}
+		ids[i] = k.ID
+	}
+	return ids, nil
 }

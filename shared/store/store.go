@@ -39,6 +39,9 @@ type Store struct {
 	ensure  chan struct{}
 	ensured atomic.Bool
 
+	// snap holds the rows of whole-table reads while their table is unchanged (snapshot.go).
+	snap snapshots
+
 	// RunTimeout is the Functions host's functionTimeout: a run still marked running longer after
 	// its start is read as abandoned (domain.SyncStatus.Effective). Zero: never.
 	RunTimeout time.Duration

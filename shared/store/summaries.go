@@ -51,8 +51,10 @@ func (s *Store) PutSummary(ctx context.Context, tenantID string, v any) error {
 		return err
 	}
 	e, _ := json.Marshal(map[string]any{"PartitionKey": summaryPartition, "RowKey": strings.ToLower(tenantID), "Data": string(data)})
-	_, err = c.UpsertEntity(ctx, e, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
-	return err
+	if _, err = c.UpsertEntity(ctx, e, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+		return err
+	}
+	return s.bumpVersion(ctx, c, TableSummaries)
 }
 
 // ListSummaries calls fn with every tenant's summary JSON.

@@ -44,8 +44,10 @@ func (s *Store) merge(ctx context.Context, tenantID string, props map[string]any
 	if err != nil {
 		return err
 	}
-	_, err = s.tenants.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeMerge})
-	return err
+	if _, err = s.tenants.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeMerge}); err != nil {
+		return err
+	}
+	return s.bumpVersion(ctx, s.tenants, TableTenants)
 }
 
 func discoveredProps(t domain.Tenant) map[string]any {
@@ -142,7 +144,10 @@ func (s *Store) MarkQueued(ctx context.Context, reqs []domain.SyncRequest) error
 			return fmt.Errorf("mark tenants queued: %w", err)
 		}
 	}
-	return nil
+	if len(reqs) == 0 {
+		return nil
+	}
+	return s.bumpVersion(ctx, s.tenants, TableTenants)
 }
 
 // GetTenant reads one tenant; a missing tenant gives an error for which IsNotFound is true.
@@ -158,6 +163,16 @@ func (s *Store) GetTenant(ctx context.Context, tenantID string) (domain.Tenant, 
 
 // ListTenants reads every tenant, ordered by id (the RowKey).
 func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
+	out, err := s.listTenantRows(ctx)
+	now := time.Now()
+	for i := range out {
+		out[i].Sync = out[i].Sync.Effective(now, s.RunTimeout)
+	}
+	return out, err
+}
+
+// listTenantRows reads every tenant row as stored.
+func (s *Store) listTenantRows(ctx context.Context) ([]domain.Tenant, error) {
 	filter := fmt.Sprintf("PartitionKey eq '%s'", tenantPartition)
 	pager := s.tenants.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	var out []domain.Tenant
@@ -171,7 +186,6 @@ func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.Sync = t.Sync.Effective(time.Now(), s.RunTimeout)
 			out = append(out, t)
 		}
 	}

@@ -169,10 +169,20 @@ func BenchmarkConsolePages(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/query")
 	})
+	// After a change: a sync (here an exclusion toggle, outside the timing) changes one tenant
+	// before each view of the overview, so it reads the rows written since its last read.
+	pages = append(pages, struct{ name, path string }{"overview-after-a-change", "/"})
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
 			var worst time.Duration
 			for i := 0; i < b.N; i++ {
+				if p.name == "overview-after-a-change" {
+					b.StopTimer()
+					if err := st.SetExcluded(context.Background(), ids[i%len(ids)], i%2 == 0); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
 				req := httptest.NewRequest("GET", p.path, nil)
 				req.Header.Set("X-MS-CLIENT-PRINCIPAL", principal)
 				rec := httptest.NewRecorder()

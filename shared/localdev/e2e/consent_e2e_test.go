@@ -39,7 +39,13 @@ type consentStack struct {
 // back here), consent links sent from the demo service account's mailbox, and auto-consent on.
 func startConsentStack(t *testing.T) *consentStack {
 	t.Helper()
-	st := startStackWith(t, stackOptions{localPublicURL: true, settings: map[string]string{
+	return startConsentStackOn(t, nil)
+}
+
+// startConsentStackOn is startConsentStack on world (nil: the demo scenario).
+func startConsentStackOn(t *testing.T, world *scenario.World) *consentStack {
+	t.Helper()
+	st := startStackWith(t, stackOptions{world: world, localPublicURL: true, settings: map[string]string{
 		config.SettingConsentMailFrom: scenario.DemoServiceAccountUPN,
 		config.SettingAutoConsent:     "true",
 	}})

@@ -58,6 +58,10 @@ type Application struct {
 	DisplayName    string
 	SignInAudience string
 	RedirectURIs   []string
+	// IDTokenIssuance is web.implicitGrantSettings.enableIdTokenIssuance; GroupMembershipClaims
+	// the groups claim setting (None, SecurityGroup, All, DirectoryRole, ApplicationGroup).
+	IDTokenIssuance       bool
+	GroupMembershipClaims string
 	// RequiredGraphRoles are the Graph application permissions the app asks for.
 	RequiredGraphRoles []string
 	// RequiredResourceAccess is kept verbatim (Graph JSON) for round trips.

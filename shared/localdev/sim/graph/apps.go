@@ -63,8 +63,13 @@ type appBody struct {
 	DisplayName    *string `json:"displayName"`
 	SignInAudience *string `json:"signInAudience"`
 	Web            *struct {
-		RedirectURIs []string `json:"redirectUris"`
+		RedirectURIs          []string `json:"redirectUris"`
+		ImplicitGrantSettings *struct {
+			EnableIDTokenIssuance     *bool `json:"enableIdTokenIssuance"`
+			EnableAccessTokenIssuance *bool `json:"enableAccessTokenIssuance"`
+		} `json:"implicitGrantSettings"`
 	} `json:"web"`
+	GroupMembershipClaims  *string             `json:"groupMembershipClaims"`
 	RequiredResourceAccess json.RawMessage     `json:"requiredResourceAccess"`
 	KeyCredentials         []keyCredentialBody `json:"keyCredentials"`
 }
@@ -113,6 +118,21 @@ func (b *appBody) apply(a *directory.Application) *gerr {
 			}
 		}
 		a.RedirectURIs = append([]string(nil), b.Web.RedirectURIs...)
+		if g := b.Web.ImplicitGrantSettings; g != nil && g.EnableIDTokenIssuance != nil {
+			a.IDTokenIssuance = *g.EnableIDTokenIssuance
+		}
+	}
+	if b.GroupMembershipClaims != nil {
+		// application resource type, groupMembershipClaims: "None, SecurityGroup (for security
+		// groups and Microsoft Entra roles), All"; the manifest also knows DirectoryRole and
+		// ApplicationGroup (learn.microsoft.com/graph/api/resources/application,
+		// entra/identity-platform/reference-app-manifest).
+		switch *b.GroupMembershipClaims {
+		case "None", "SecurityGroup", "All", "DirectoryRole", "ApplicationGroup":
+			a.GroupMembershipClaims = *b.GroupMembershipClaims
+		default:
+			return errBadRequest("Invalid value specified for property 'groupMembershipClaims' of resource 'Application'.")
+		}
 	}
 	if len(b.RequiredResourceAccess) > 0 && string(b.RequiredResourceAccess) != "null" {
 		roles, e := graphRoles(b.RequiredResourceAccess)
@@ -232,8 +252,9 @@ func appObj(s *Service, a directory.Application) obj {
 		{"publisherDomain", s.world.Partner().Domain},
 		{"signInAudience", audience},
 		{"tags", []string{}},
+		{"groupMembershipClaims", nilIfEmpty(a.GroupMembershipClaims)},
 		{"web", obj{{"homePageUrl", nil}, {"logoutUrl", nil}, {"redirectUris", redirects},
-			{"implicitGrantSettings", obj{{"enableAccessTokenIssuance", false}, {"enableIdTokenIssuance", false}}}}},
+			{"implicitGrantSettings", obj{{"enableAccessTokenIssuance", false}, {"enableIdTokenIssuance", a.IDTokenIssuance}}}}},
 		{"spa", obj{{"redirectUris", []string{}}}},
 		{"publicClient", obj{{"redirectUris", []string{}}}},
 		{"requiredResourceAccess", rra},

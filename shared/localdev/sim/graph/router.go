@@ -224,6 +224,8 @@ func route(c *call) (handler, string) {
 			return handleMe, "/me"
 		case n == 2 && post && seg(1) == "sendmail":
 			return handleMeSendMail, "/me/sendMail"
+		case n == 2 && post && seg(1) == "checkmembergroups":
+			return handleCheckMemberGroups, "/me/checkMemberGroups"
 		}
 		return nil, "/me"
 	case "users":
@@ -236,6 +238,8 @@ func route(c *call) (handler, string) {
 			return handleUser, "/users/{id}"
 		case n == 3 && post && seg(2) == "sendmail":
 			return handleSendMail, "/users/{id}/sendMail"
+		case n == 3 && post && seg(2) == "checkmembergroups":
+			return handleCheckMemberGroups, "/users/{id}/checkMemberGroups"
 		case n == 4 && get && seg(2) == "authentication" && seg(3) == "methods":
 			return handleAuthMethods, "/users/{id}/authentication/methods"
 		}
