@@ -242,11 +242,3 @@ func (r SyncRequest) Validate() error {
 	}
 	return nil
 }
-
-// SyncError and Flag are the names Problem had before the types were one.
-//
-// Deprecated: use Problem.
-type (
-	SyncError = Problem
-	Flag      = Problem
-)

@@ -29,7 +29,7 @@ func TestRunEffective(t *testing.T) {
 		"at the timeout":  {State: SyncRunning, StartedAt: now.Add(-timeout)},
 		"no start time":   {State: SyncRunning},
 		"finished":        {State: SyncSucceeded, StartedAt: now.Add(-time.Hour)},
-		"failed":          {State: SyncFailed, StartedAt: now.Add(-time.Hour), Error: &SyncError{Code: "X"}},
+		"failed":          {State: SyncFailed, StartedAt: now.Add(-time.Hour), Error: &Problem{Code: "X"}},
 		"skipped":         {State: SyncSkipped, StartedAt: now.Add(-time.Hour)},
 		"timeout unknown": {State: SyncRunning, StartedAt: now.Add(-time.Hour)},
 	}

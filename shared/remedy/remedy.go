@@ -20,10 +20,6 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
-// Problem is domain.Problem, the one problem type.
-//
-// Deprecated: use domain.Problem.
-type Problem = domain.Problem
 
 type fix struct {
 	remediation string
@@ -79,29 +75,29 @@ const (
 
 // Known problems that are conditions of the tenant, not errors.
 var (
-	IntuneNotLicensed = Problem{Code: CodeIntuneNotLicensed, Message: "The tenant has no Intune licence, so managed devices cannot be read.",
+	IntuneNotLicensed = domain.Problem{Code: CodeIntuneNotLicensed, Message: "The tenant has no Intune licence, so managed devices cannot be read.",
 		Remediation: "Nothing to fix unless the customer should have Intune: devices are synced once an Intune licence is assigned."}
-	ReportsConcealed = Problem{Code: CodeReportsConcealed, Message: "Usage reports show concealed (hashed) user names, so mailbox usage cannot be matched to users.",
+	ReportsConcealed = domain.Problem{Code: CodeReportsConcealed, Message: "Usage reports show concealed (hashed) user names, so mailbox usage cannot be matched to users.",
 		Remediation: "Microsoft 365 admin center > Settings > Org settings > Reports: turn off concealed names."}
-	PremiumRequired = Problem{Code: CodePremiumRequired, Message: "Last sign-in dates and Microsoft's MFA registration report need Entra ID P1/P2, which this tenant does not have; MFA state is derived from the security defaults policy, per-user MFA and each user's registered methods instead (see mfaSource).",
+	PremiumRequired = domain.Problem{Code: CodePremiumRequired, Message: "Last sign-in dates and Microsoft's MFA registration report need Entra ID P1/P2, which this tenant does not have; MFA state is derived from the security defaults policy, per-user MFA and each user's registered methods instead (see mfaSource).",
 		Remediation: "Nothing to fix unless you want sign-in dates: they need Entra ID P1/P2 in this tenant."}
-	MFAStateUnavailable = Problem{Code: CodeMFAStateUnavailable, Message: "This tenant has no Entra ID P1/P2, and tenantsync may not read users' authentication methods, so neither sign-in dates nor MFA state can be synced.",
+	MFAStateUnavailable = domain.Problem{Code: CodeMFAStateUnavailable, Message: "This tenant has no Entra ID P1/P2, and tenantsync may not read users' authentication methods, so neither sign-in dates nor MFA state can be synced.",
 		Remediation: "Re-run consent for this tenant so tenantsync holds UserAuthenticationMethod.Read.All and Policy.Read.All (both read-only)."}
 )
 
 var aadstsRe = regexp.MustCompile(`AADSTS(\d{5,7})`)
 
 // Classify maps any error to a Problem.
-func Classify(err error) Problem {
+func Classify(err error) domain.Problem {
 	if err == nil {
-		return Problem{}
+		return domain.Problem{}
 	}
 	// Problems pass through as they are, returned by pointer or by value.
-	var pp *Problem
+	var pp *domain.Problem
 	if errors.As(err, &pp) && pp != nil {
 		return *pp
 	}
-	var p Problem
+	var p domain.Problem
 	if errors.As(err, &p) {
 		return p
 	}
@@ -145,42 +141,42 @@ func Classify(err error) Problem {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return Problem{Code: CodeTimeout, Message: firstLine(msg), Remediation: "The call timed out: the sync retries on its own.", Retryable: true}
+		return domain.Problem{Code: CodeTimeout, Message: firstLine(msg), Remediation: "The call timed out: the sync retries on its own.", Retryable: true}
 	case errors.As(err, &ne):
-		return Problem{Code: CodeNetwork, Message: firstLine(msg), Remediation: "A network error reached Microsoft: the sync retries on its own; check outbound connectivity if it persists.", Retryable: true}
+		return domain.Problem{Code: CodeNetwork, Message: firstLine(msg), Remediation: "A network error reached Microsoft: the sync retries on its own; check outbound connectivity if it persists.", Retryable: true}
 	}
-	return Problem{Code: CodeInternal, Message: firstLine(msg), Remediation: "Unexpected error: see the function logs for this run id.", Retryable: true}
+	return domain.Problem{Code: CodeInternal, Message: firstLine(msg), Remediation: "Unexpected error: see the function logs for this run id.", Retryable: true}
 }
 
 // fromAADSTS classifies an Entra sign-in error by its AADSTS code.
-func fromAADSTS(msg string) (Problem, bool) {
+func fromAADSTS(msg string) (domain.Problem, bool) {
 	m := aadstsRe.FindStringSubmatch(msg)
 	if m == nil {
-		return Problem{}, false
+		return domain.Problem{}, false
 	}
 	code := "AADSTS" + m[1]
 	f, ok := aadsts[m[1]]
 	if !ok {
 		f = fix{"Entra ID refused the sign-in: look the code up at https://login.microsoftonline.com/error?code=" + m[1] + ".", false}
 	}
-	return Problem{Code: code, Message: firstLine(aadstsMessage(msg, code)), Remediation: f.remediation, Retryable: f.retryable}, true
+	return domain.Problem{Code: code, Message: firstLine(aadstsMessage(msg, code)), Remediation: f.remediation, Retryable: f.retryable}, true
 }
 
-func fromStatus(code, message string, status int) Problem {
+func fromStatus(code, message string, status int) domain.Problem {
 	if f, ok := graph[code]; ok {
-		return Problem{Code: code, Message: message, Remediation: f.remediation, Retryable: f.retryable}
+		return domain.Problem{Code: code, Message: message, Remediation: f.remediation, Retryable: f.retryable}
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
-		return Problem{Code: "TooManyRequests", Message: message, Remediation: graph["TooManyRequests"].remediation, Retryable: true}
+		return domain.Problem{Code: "TooManyRequests", Message: message, Remediation: graph["TooManyRequests"].remediation, Retryable: true}
 	case status >= 500:
-		return Problem{Code: orDefault(code, "ServiceUnavailable"), Message: message, Remediation: "Microsoft's service failed: the sync retries on its own.", Retryable: true}
+		return domain.Problem{Code: orDefault(code, "ServiceUnavailable"), Message: message, Remediation: "Microsoft's service failed: the sync retries on its own.", Retryable: true}
 	case status == http.StatusForbidden:
-		return Problem{Code: orDefault(code, "Forbidden"), Message: message, Remediation: graph["Authorization_RequestDenied"].remediation}
+		return domain.Problem{Code: orDefault(code, "Forbidden"), Message: message, Remediation: graph["Authorization_RequestDenied"].remediation}
 	case status == http.StatusUnauthorized:
-		return Problem{Code: orDefault(code, "Unauthorized"), Message: message, Remediation: graph["InvalidAuthenticationToken"].remediation, Retryable: true}
+		return domain.Problem{Code: orDefault(code, "Unauthorized"), Message: message, Remediation: graph["InvalidAuthenticationToken"].remediation, Retryable: true}
 	}
-	return Problem{Code: orDefault(code, fmt.Sprintf("HTTP%d", status)), Message: message, Remediation: "Unexpected answer from Microsoft: see the function logs for this run id."}
+	return domain.Problem{Code: orDefault(code, fmt.Sprintf("HTTP%d", status)), Message: message, Remediation: "Unexpected answer from Microsoft: see the function logs for this run id."}
 }
 
 func orDefault(s, d string) string {
