@@ -20,7 +20,6 @@ import (
 	"github.com/tenantsync/tenantsync/shared/domain"
 )
 
-
 type fix struct {
 	remediation string
 	retryable   bool
