@@ -19,9 +19,9 @@ import (
 func TestOperationRun(t *testing.T) {
 	e := newOpsEnv(t)
 	for body, says := range map[string]string{
-		`not json`:                        "operation message must be",
+		`not json`:                         "operation message must be",
 		`{"operationId":"x","extra":true}`: "operation message must be",
-		`{"operationId":"nope"}`:          `"nope" is not an operation id`,
+		`{"operationId":"nope"}`:           `"nope" is not an operation id`,
 	} {
 		code, resp := invoke(t, e.mux, "OperationRun", serviceBusInvocation([]byte(body), "m1", 1))
 		if code != http.StatusInternalServerError || !strings.Contains(strings.Join(resp.Logs, "\n"), says) {

@@ -103,7 +103,9 @@ func TestOperationStatus(t *testing.T) {
 // failingOps is an operation.Store whose every call fails.
 type failingOps struct{}
 
-func (failingOps) PutOperation(context.Context, operation.Operation) error { return errors.New("table offline") }
+func (failingOps) PutOperation(context.Context, operation.Operation) error {
+	return errors.New("table offline")
+}
 func (failingOps) GetOperation(context.Context, string) (operation.Operation, error) {
 	return operation.Operation{}, errors.New("table offline")
 }
