@@ -164,6 +164,17 @@ func (e *partnerEnv) noTokens(tb testing.TB, answers []string, tokens ...string)
 	}
 }
 
+// consoleAdmin is App Service Authentication's principal header for a console user: the console
+// needs the object id (oid) as well as the name.
+func consoleAdmin(name string, groups ...string) http.Header {
+	claims := []map[string]string{{"typ": "oid", "val": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"}, {"typ": "name", "val": name}}
+	for _, g := range groups {
+		claims = append(claims, map[string]string{"typ": "groups", "val": g})
+	}
+	b, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": "name", "claims": claims})
+	return http.Header{"X-Ms-Client-Principal": {base64.StdEncoding.EncodeToString(b)}}
+}
+
 var tokenShapes = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+|1\.A[A-Za-z0-9_-]{40,}`)
 
 func stateOf(tb testing.TB, location string) (string, oauthstate.Claims) {
