@@ -79,22 +79,11 @@ func TestConsentCPVHandlerAndAutoConsent(t *testing.T) {
 	if err := json.Unmarshal(op.Result, &out); err != nil || op.State != operation.StateSucceeded || out.Summary.Consented != 0 {
 		t.Fatalf("cpv all %+v: %s", op, op.Result)
 	}
-	if rec := e.do("GET", "/api/operations/"+strings.Repeat("0", 8)+"-0000-0000-0000-000000000000", ""); rec.Code != http.StatusNotFound {
-		t.Errorf("unknown operation: %d %s", rec.Code, rec.Body)
-	}
 	if q := e.queue.Tenants(t); len(q) != 2 || !slices.Contains(q, scenario.DemoWoodgroveBank) || !slices.Contains(q, scenario.DemoConsolidated) {
 		t.Errorf("queued %v, want the first syncs of Woodgrove and Consolidated Messenger only", q)
 	}
 	if c := e.tenant(scenario.DemoConsolidated).Consent; c.State != domain.ConsentConsented || c.Method != consent.MethodGDAP {
 		t.Errorf("Consolidated Messenger after discovery: %+v", c)
-	}
-	// The timer runs the same automatic consent and logs its summary.
-	resp, err := Functions(e.deps)["TenantDiscovery"](e.ctx, consentTimerRequest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if logs := strings.Join(resp.Logs, "\n"); !strings.Contains(logs, "Partner Center consent: 0 consented") {
-		t.Errorf("timer logs %q lack the consent summary", logs)
 	}
 	e.scan()
 }

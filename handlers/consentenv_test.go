@@ -318,12 +318,3 @@ func (e *consentHandlerEnv) scan() {
 		e.t.Error("no table rows to scan")
 	}
 }
-
-func consentTimerRequest(t *testing.T) *invocation.Request {
-	t.Helper()
-	req, err := invocation.Decode([]byte(`{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}

@@ -12,7 +12,7 @@ import (
 )
 
 // Every function folder has a handler and every handler a folder: a function on one side only
-// would either 404 in the host or never be invoked.
+// would either 404 in the host or never be invoked. Each has its own file and test file.
 func TestFunctionFoldersMatchHandlers(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("..", "functions", "*", "function.json"))
 	if err != nil {
@@ -33,6 +33,23 @@ func TestFunctionFoldersMatchHandlers(t *testing.T) {
 	sort.Strings(handled)
 	if strings.Join(folders, ",") != strings.Join(handled, ",") {
 		t.Errorf("functions/ has %v, handlers has %v", folders, handled)
+	}
+	// One hop from a function to its code: functions/<Name> is handlers/<lowercase name>.go, its
+	// test beside it. A signed-in twin (<Name>SignedIn, the console's anonymous route to a keyed API
+	// function) is served by its keyed function's code through signedin.go, tested there.
+	for _, name := range folders {
+		file := strings.ToLower(name)
+		if base, ok := strings.CutSuffix(name, signedInSuffix); ok {
+			if _, keyed := HTTPRoutes(Deps{})[base]; !keyed {
+				t.Errorf("signed-in twin %s has no keyed function %s", name, base)
+			}
+			file = "signedin"
+		}
+		for _, f := range []string{file + ".go", file + "_test.go"} {
+			if _, err := os.Stat(f); err != nil {
+				t.Errorf("function %s has no handlers/%s", name, f)
+			}
+		}
 	}
 	// HTTP functions are matched by route: the handler's pattern must serve the function's route.
 	for name, r := range HTTPRoutes(Deps{}) {

@@ -79,6 +79,13 @@ func sharedStore(t *testing.T) *store.Store {
 	return shared.st
 }
 
+// sharedTables is the shared Azurite's connection string.
+func sharedTables(t *testing.T) string {
+	t.Helper()
+	sharedStore(t)
+	return shared.az.ConnectionString()
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.az != nil {

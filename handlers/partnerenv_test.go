@@ -135,6 +135,46 @@ func principal(name string, groups ...string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// connectPartner signs the demo service account in (GET /api/connect, the simulator's sign-in,
+// the callback) and returns the answers, for noTokens.
+func (e *partnerEnv) connectPartner(tb testing.TB) []string {
+	tb.Helper()
+	r := e.serve("GET", "/api/connect", nil, "")
+	back := e.signIn(tb, r.Header().Get("Location"), scenario.DemoServiceAccountUPN)
+	cb := e.serve("GET", back, nil, "")
+	if cb.Code != http.StatusOK {
+		tb.Fatalf("callback: %d %s", cb.Code, cb.Body)
+	}
+	return []string{r.Header().Get("Location"), cb.Body.String()}
+}
+
+// noTokens fails if one of tokens, or anything shaped like a JWT or an Entra refresh token,
+// appears in the answers or the logs.
+func (e *partnerEnv) noTokens(tb testing.TB, answers []string, tokens ...string) {
+	tb.Helper()
+	for i, a := range append(answers, e.logs.String()) {
+		for _, tok := range tokens {
+			if tok != "" && strings.Contains(a, tok) {
+				tb.Errorf("answer %d contains a refresh token", i)
+			}
+		}
+		if m := tokenShapes.FindString(a); m != "" {
+			tb.Errorf("answer %d contains something token-shaped (%d chars)", i, len(m))
+		}
+	}
+}
+
+// consoleAdmin is App Service Authentication's principal header for a console user: the console
+// needs the object id (oid) as well as the name.
+func consoleAdmin(name string, groups ...string) http.Header {
+	claims := []map[string]string{{"typ": "oid", "val": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"}, {"typ": "name", "val": name}}
+	for _, g := range groups {
+		claims = append(claims, map[string]string{"typ": "groups", "val": g})
+	}
+	b, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": "name", "claims": claims})
+	return http.Header{"X-Ms-Client-Principal": {base64.StdEncoding.EncodeToString(b)}}
+}
+
 var tokenShapes = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+|1\.A[A-Za-z0-9_-]{40,}`)
 
 func stateOf(tb testing.TB, location string) (string, oauthstate.Claims) {
