@@ -6,7 +6,7 @@ BIN      := bin
 NODE_BIN := node_modules/.bin
 GOFLAGS  ?=
 
-.PHONY: all build demo run sim test bench vet fmt deps clean package deploy chromium
+.PHONY: all build demo run sim test bench bench-go vet fmt deps clean package deploy chromium
 
 all: build
 
@@ -66,13 +66,23 @@ test: deps local.settings.json chromium
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -race ./...
 
-# Benchmarks against Azurite and the simulator: a sync of BENCH_TENANTS tenants of the large
-# scenario (Graph calls and table transactions per tenant, users/s, peak heap), the 1,000-tenant
-# fan-out, the storage layer, and the console's page server time with BENCH_CONSOLE_TENANTS
-# (1,000) tenants of BENCH_CONSOLE_USERS (200) users.
-BENCH_TENANTS ?= 25
-bench: deps
-	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/bench ./shared/store ./shared/sim/scenario
+# make bench (cmd/bench): tenantsync on the local stack (simulator, Azurite, local host, handler)
+# syncing the large scenario end to end, a no-change and a changed resync, the console's page
+# times and the handler's start, next to a naive msgraph-sdk-go integrator syncing the same
+# tenants; prints the figures and writes .bench/summary.json. Not part of make test. Knobs:
+# BENCH_TENANTS (scenario size, 1000), BENCH_RESYNC_TENANTS (100), BENCH_PEER_TENANTS (200),
+# BENCH_PEER_CONCURRENCY (16), BENCH_READY_RUNS (30), BENCH_CONSOLE_REPS (10).
+export BENCH_TENANTS BENCH_RESYNC_TENANTS BENCH_PEER_TENANTS BENCH_PEER_CONCURRENCY BENCH_READY_RUNS BENCH_CONSOLE_REPS
+bench: deps build
+	$(GO) build $(GOFLAGS) -o $(BIN)/bench ./cmd/bench
+	$(BIN)/bench
+
+# The Go benchmarks: a sync of BENCH_GO_TENANTS tenants of the large scenario in process, the
+# 1,000-tenant fan-out, the storage layer, the scenario generator, and the console's page server
+# time with BENCH_CONSOLE_TENANTS (1,000) tenants of BENCH_CONSOLE_USERS (200) seeded users.
+BENCH_GO_TENANTS ?= 25
+bench-go: deps
+	BENCH_TENANTS=$(BENCH_GO_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/bench ./shared/store ./shared/sim/scenario
 
 vet:
 	$(GO) vet ./...
@@ -81,4 +91,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf $(BIN) dist .demo .funchost .sim
+	rm -rf $(BIN) dist .demo .funchost .sim .bench
