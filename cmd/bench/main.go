@@ -150,6 +150,15 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 	resyncN := envInt("BENCH_RESYNC_TENANTS", 100)
 	peerConc := envInt("BENCH_PEER_CONCURRENCY", 16)
 	sum := summary{Machine: describeMachine(root), Scenario: "large", Definitions: definitions}
+	if !filepath.IsAbs(outPath) {
+		outPath = filepath.Join(root, outPath)
+	}
+	// Written after each phase too, so a run stopped part way keeps what it measured.
+	save := func() {
+		if err := writeJSON(outPath, sum); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: "+err.Error())
+		}
+	}
 	say := func(format string, args ...any) {
 		fmt.Printf("[%s] %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
@@ -225,6 +234,7 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 	sum.FullSyncTableTxPerTenant = float64(full.Writes) / float64(sum.Synced)
 	sum.FullSyncTableReadsPerTenant = float64(full.Reads) / float64(sum.Synced)
 	graphFigures(&sum, st, world, synced)
+	save()
 	say("full sync: %d tenants queued, %d synced, %d failed in %.1fs; Graph %.3f× the minimum; handler peak RSS %.0f MB",
 		queued, sum.Synced, sum.Failed, sum.Tenants1000Seconds, sum.GraphRoundTripsPerMinimum, sum.HandlerPeakRssMB)
 
@@ -232,6 +242,8 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 	if err := runPeerRound(ctx, st, synced, peerConc, &sum, full, say); err != nil {
 		return fmt.Errorf("peer: %w", err)
 	}
+
+	save()
 
 	// 3. A no-change resync, then one after the simulator changed users and groups, of a sample,
 	// queued as the fan-out queues them (the fan-out's own bookkeeping is in the full sync).
@@ -281,6 +293,8 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 	}
 	say("resync after the simulator changed %d users and groups: %d table tx (%.1f per 50 changed rows)", sum.ChangedRows, ch.Writes, sum.TableTxPer50ChangedRows)
 
+	save()
+
 	// 4. The console's server time against what the syncs wrote.
 	pages, err := timeConsole(st.az.ConnectionString(), st.settings[config.SettingAdminGroupID], synced[len(synced)/2].TenantID, envInt("BENCH_CONSOLE_REPS", 10))
 	if err != nil {
@@ -303,9 +317,6 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 	sum.HandlerReadyMsP50, sum.HandlerReadyMsP90, sum.HandlerReadyMsMax = percentile(ready, 50), percentile(ready, 90), percentile(ready, 100)
 
 	sum.Machine.LoadEnd = loadAvg()
-	if !filepath.IsAbs(outPath) {
-		outPath = filepath.Join(root, outPath)
-	}
 	if err := writeJSON(outPath, sum); err != nil {
 		return err
 	}
@@ -317,7 +328,7 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 // waitIdle waits for the sync queue to drain, printing progress every 15 s.
 func waitIdle(ctx context.Context, st *stack, say func(string, ...any)) error {
 	q := st.host.Queue("tenant-sync")
-	wait, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	wait, cancel := context.WithTimeout(ctx, 90*time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- q.WaitIdle(wait) }()
