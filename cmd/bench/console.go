@@ -1,18 +1,13 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"time"
 
-	"github.com/tenantsync/tenantsync/handlers"
+	"github.com/tenantsync/tenantsync/shared/bench"
 	"github.com/tenantsync/tenantsync/shared/config"
-	"github.com/tenantsync/tenantsync/shared/console"
 	"github.com/tenantsync/tenantsync/shared/store"
 )
 
@@ -34,41 +29,24 @@ func timeConsole(conn, adminGroup, tenantID string, reps int) ([]consolePage, er
 	if err != nil {
 		return nil, err
 	}
-	mux := handlers.New(handlers.Deps{Store: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ConsoleSettings: handlers.ConsoleSettings{Auth: console.AuthSettings{Enabled: true, AdminGroupID: adminGroup}, CSRFKey: []byte("bench-csrf-key-bench-csrf-key-32")}})
-	principal := benchPrincipal(adminGroup)
-	pages := []struct{ name, path string }{
-		{"overview", "/"},
-		{"overview-problems-sorted", "/?state=problems&sort=users&dir=desc"},
-		{"overview-csv", "/?format=csv"},
-		{"tenant-users", "/tenants/" + tenantID},
-		{"tenant-users-search", "/tenants/" + tenantID + "?q=a"},
-		{"tenant-runs", "/tenants/" + tenantID + "?tab=runs"},
-		{"tenant-users-csv", "/tenants/" + tenantID + "?format=csv"},
-		{"insights", "/insights"},
-	}
+	mux := bench.ConsoleMux(st, adminGroup)
+	principal := bench.AdminPrincipal(adminGroup)
+	pages := bench.ConsolePages(tenantID, "a")
 	var out []consolePage
 	for _, p := range pages {
 		var ms []float64
 		for i := 0; i < reps; i++ {
-			req := httptest.NewRequest(http.MethodGet, p.path, nil)
+			req := httptest.NewRequest(http.MethodGet, p.Path, nil)
 			req.Header.Set("X-MS-CLIENT-PRINCIPAL", principal)
 			rec := httptest.NewRecorder()
 			t0 := time.Now()
 			mux.ServeHTTP(rec, req)
 			ms = append(ms, float64(time.Since(t0).Microseconds())/1000)
 			if rec.Code != http.StatusOK {
-				return nil, fmt.Errorf("console %s answered %d", p.path, rec.Code)
+				return nil, fmt.Errorf("console %s answered %d", p.Path, rec.Code)
 			}
 		}
-		out = append(out, consolePage{Page: p.name, Path: p.path, P50Ms: percentile(ms, 50), P90Ms: percentile(ms, 90), MaxMs: percentile(ms, 100)})
+		out = append(out, consolePage{Page: p.Name, Path: p.Path, P50Ms: percentile(ms, 50), P90Ms: percentile(ms, 90), MaxMs: percentile(ms, 100)})
 	}
 	return out, nil
-}
-
-// benchPrincipal is X-MS-CLIENT-PRINCIPAL for a member of the admin group.
-func benchPrincipal(group string) string {
-	b, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": "preferred_username", "claims": []map[string]string{
-		{"typ": "oid", "val": "2517b119-8115-4ae8-a5df-545d3329824b"}, {"typ": "preferred_username", "val": "admin@bench"}, {"typ": "groups", "val": group}}})
-	return base64.StdEncoding.EncodeToString(b)
 }
