@@ -6,7 +6,7 @@ BIN      := bin
 NODE_BIN := node_modules/.bin
 GOFLAGS  ?=
 
-.PHONY: all build demo run sim test cover bench vet fmt deps clean package deploy chromium
+.PHONY: all build demo run sim test cover bench bench-go vet fmt deps clean package deploy chromium
 
 all: build
 
@@ -74,13 +74,23 @@ test: deps local.settings.json chromium
 cover: deps local.settings.json chromium
 	GO=$(GO) .ci/cover
 
-# Benchmarks against Azurite and the simulator: a sync of BENCH_TENANTS tenants of the large
-# scenario (Graph calls and table transactions per tenant, users/s, peak heap), the 1,000-tenant
-# fan-out, the storage layer, and the console's page server time with BENCH_CONSOLE_TENANTS
-# (1,000) tenants of BENCH_CONSOLE_USERS (200) users.
-BENCH_TENANTS ?= 25
-bench: deps
-	BENCH_TENANTS=$(BENCH_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/localdev/bench ./shared/store ./shared/localdev/sim/scenario
+# make bench (cmd/bench): tenantsync on the local stack (simulator, Azurite, local host, handler)
+# syncing the large scenario end to end, a no-change and a changed resync, the console's page
+# times and the handler's start, next to a naive msgraph-sdk-go integrator syncing the same
+# tenants; prints the figures and writes .bench/summary.json. Not part of make test. Knobs:
+# BENCH_TENANTS (scenario size, 1000), BENCH_RESYNC_TENANTS (100), BENCH_PEER_TENANTS (200),
+# BENCH_PEER_CONCURRENCY (16), BENCH_READY_RUNS (30), BENCH_CONSOLE_REPS (10).
+export BENCH_TENANTS BENCH_RESYNC_TENANTS BENCH_PEER_TENANTS BENCH_PEER_CONCURRENCY BENCH_READY_RUNS BENCH_CONSOLE_REPS
+bench: deps build
+	$(GO) build $(GOFLAGS) -o $(BIN)/bench ./cmd/bench
+	$(BIN)/bench
+
+# The Go benchmarks: a sync of BENCH_GO_TENANTS tenants of the large scenario in process, the
+# 1,000-tenant fan-out, the storage layer, the scenario generator, and the console's page server
+# time with BENCH_CONSOLE_TENANTS (1,000) tenants of BENCH_CONSOLE_USERS (200) seeded users.
+BENCH_GO_TENANTS ?= 25
+bench-go: deps
+	BENCH_TENANTS=$(BENCH_GO_TENANTS) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./shared/localdev/bench ./shared/store ./shared/localdev/sim/scenario
 
 vet:
 	$(GO) vet ./...
@@ -89,4 +99,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf $(BIN) dist .demo .funchost .sim
+	rm -rf $(BIN) dist .demo .funchost .sim .bench

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -421,7 +421,7 @@ func TestRenderInsightsAndPartner(t *testing.T) {
 
 // requestLog records the Table Storage requests the store sends (method and path).
 type requestLog struct {
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	reqs []string
 }
 

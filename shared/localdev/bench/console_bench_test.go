@@ -6,11 +6,7 @@ package bench
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantsync/tenantsync/handlers"
 	"github.com/tenantsync/tenantsync/shared/console"
 	"github.com/tenantsync/tenantsync/shared/domain"
 	"github.com/tenantsync/tenantsync/shared/insights"
@@ -125,32 +120,16 @@ func seedTenant(ctx context.Context, st *store.Store, id string, i, users int, n
 	return st.PutSummary(ctx, id, sum)
 }
 
-func adminPrincipal() string {
-	b, _ := json.Marshal(map[string]any{"auth_typ": "aad", "name_typ": "preferred_username", "claims": []map[string]string{
-		{"typ": "oid", "val": "2517b119-8115-4ae8-a5df-545d3329824b"}, {"typ": "preferred_username", "val": "admin@bench"}, {"typ": "groups", "val": benchAdminGroup}}})
-	return base64.StdEncoding.EncodeToString(b)
-}
-
 func BenchmarkConsolePages(b *testing.B) {
 	tenants, users := envInt("BENCH_CONSOLE_TENANTS", 1000), envInt("BENCH_CONSOLE_USERS", 200)
 	st := azurite(b)
 	start := time.Now()
 	ids := seedConsole(b, st, tenants, users)
 	b.Logf("seeded %d tenants x %d users (plus MFA/sign-in rows, licences, summaries) in %s", tenants, users, time.Since(start).Round(time.Second))
-	mux := handlers.New(handlers.Deps{Store: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ConsoleSettings: handlers.ConsoleSettings{Auth: console.AuthSettings{Enabled: true, AdminGroupID: benchAdminGroup}, CSRFKey: []byte("bench-csrf-key-bench-csrf-key-32")}})
-	principal := adminPrincipal()
+	mux := ConsoleMux(st, benchAdminGroup)
+	principal := AdminPrincipal(benchAdminGroup)
 	mid := ids[len(ids)/2]
-	pages := []struct{ name, path string }{
-		{"overview", "/"},
-		{"overview-problems-sorted", "/?state=problems&sort=users&dir=desc"},
-		{"overview-csv", "/?format=csv"},
-		{"tenant-users", "/tenants/" + mid},
-		{"tenant-users-search", "/tenants/" + mid + "?q=user150"},
-		{"tenant-runs", "/tenants/" + mid + "?tab=runs"},
-		{"tenant-users-csv", "/tenants/" + mid + "?format=csv"},
-		{"insights", "/insights"},
-	}
+	pages := ConsolePages(mid, "user150")
 	// The storage floor: what Azurite alone takes for the pages' main queries (Azurite scans a
 	// table linearly; Azure Table Storage reads a partition by index).
 	b.Run("storage-floor-list-tenants", func(b *testing.B) {
@@ -171,19 +150,19 @@ func BenchmarkConsolePages(b *testing.B) {
 	})
 	// After a change: a sync (here an exclusion toggle, outside the timing) changes one tenant
 	// before each view of the overview, so it reads the rows written since its last read.
-	pages = append(pages, struct{ name, path string }{"overview-after-a-change", "/"})
+	pages = append(pages, ConsolePage{"overview-after-a-change", "/"})
 	for _, p := range pages {
-		b.Run(p.name, func(b *testing.B) {
+		b.Run(p.Name, func(b *testing.B) {
 			var worst time.Duration
 			for i := 0; i < b.N; i++ {
-				if p.name == "overview-after-a-change" {
+				if p.Name == "overview-after-a-change" {
 					b.StopTimer()
 					if err := st.SetExcluded(context.Background(), ids[i%len(ids)], i%2 == 0); err != nil {
 						b.Fatal(err)
 					}
 					b.StartTimer()
 				}
-				req := httptest.NewRequest("GET", p.path, nil)
+				req := httptest.NewRequest("GET", p.Path, nil)
 				req.Header.Set("X-MS-CLIENT-PRINCIPAL", principal)
 				rec := httptest.NewRecorder()
 				t0 := time.Now()
@@ -192,7 +171,7 @@ func BenchmarkConsolePages(b *testing.B) {
 					worst = d
 				}
 				if rec.Code != http.StatusOK {
-					b.Fatalf("%s: %d %s", p.path, rec.Code, rec.Body.String())
+					b.Fatalf("%s: %d %s", p.Path, rec.Code, rec.Body.String())
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/page")

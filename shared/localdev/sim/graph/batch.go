@@ -111,7 +111,7 @@ func (c *call) runItem(it batchItem, done map[string]int) batchAnswer {
 			writeError(rec, rid, c.crid, c.s.now(), errf(http.StatusFailedDependency, "FailedDependency",
 				"The request was not run because request '%s' it depends on failed.", d))
 			method := strings.ToUpper(it.Method)
-			c.s.opts.Metrics.Observe("graph", c.ten.id, method+" "+itemPattern(method, it.URL), http.StatusFailedDependency)
+			c.s.opts.Metrics.ObserveBatchItem("graph", c.ten.id, method+" "+itemPattern(method, it.URL), http.StatusFailedDependency)
 			return toAnswer(it.ID, rec)
 		}
 	}

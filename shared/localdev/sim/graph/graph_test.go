@@ -810,8 +810,9 @@ func TestBatch(t *testing.T) {
 			t.Errorf("item %s: %v, want %v", k, status[k], v)
 		}
 	}
-	// Metrics count the batch and each item.
-	if c := f.rec.Total("graph", tenantA); c.Requests != 6 {
+	// Metrics count the batch and each item, and the batch alone as a round trip (the item
+	// that failed its dependency included).
+	if c := f.rec.Total("graph", tenantA); c.Requests != 6 || c.BatchItems != 5 || c.RoundTrips() != 1 {
 		t.Errorf("metrics %+v", c)
 	}
 

@@ -60,6 +60,10 @@ func (s *Service) serveAPI(rw http.ResponseWriter, r *http.Request, rid, crid st
 		if status == 0 {
 			status = http.StatusOK
 		}
+		if inBatch {
+			s.opts.Metrics.ObserveBatchItem("graph", tenantID, endpoint, status)
+			return
+		}
 		s.opts.Metrics.Observe("graph", tenantID, endpoint, status)
 	}()
 

@@ -20,7 +20,13 @@ type Counts struct {
 	Requests  int64 `json:"requests"`
 	Throttled int64 `json:"throttled"` // 429s served (batch items included)
 	Errors    int64 `json:"errors"`    // other 4xx/5xx
+	// BatchItems are the answers counted in Requests that were items of a $batch, not round trips
+	// of their own: round trips are Requests - BatchItems.
+	BatchItems int64 `json:"batchItems"`
 }
+
+// RoundTrips is the number of HTTP round trips: a $batch counts once, its items not at all.
+func (c Counts) RoundTrips() int64 { return c.Requests - c.BatchItems }
 
 // Row is one key with its counts.
 type Row struct {
@@ -60,8 +66,17 @@ func (r *Recorder) WaitRequests(ctx context.Context, service string, n int64) er
 	}
 }
 
-// Observe counts one answer (a whole request, or one $batch item).
+// Observe counts one answer to a whole request (one round trip).
 func (r *Recorder) Observe(service, tenantID, endpoint string, status int) {
+	r.observe(service, tenantID, endpoint, status, false)
+}
+
+// ObserveBatchItem counts one $batch item's answer: a request, but no round trip of its own.
+func (r *Recorder) ObserveBatchItem(service, tenantID, endpoint string, status int) {
+	r.observe(service, tenantID, endpoint, status, true)
+}
+
+func (r *Recorder) observe(service, tenantID, endpoint string, status int, item bool) {
 	if r == nil {
 		return
 	}
@@ -74,6 +89,9 @@ func (r *Recorder) Observe(service, tenantID, endpoint string, status int) {
 		r.m[k] = c
 	}
 	c.Requests++
+	if item {
+		c.BatchItems++
+	}
 	r.served[service]++
 	close(r.changed)
 	r.changed = make(chan struct{})
@@ -114,6 +132,7 @@ func (r *Recorder) Total(service, tenantID string) Counts {
 			t.Requests += row.Requests
 			t.Throttled += row.Throttled
 			t.Errors += row.Errors
+			t.BatchItems += row.BatchItems
 		}
 	}
 	return t

@@ -24,3 +24,21 @@ func TestObserveAndTotals(t *testing.T) {
 	var nilRec *Recorder
 	nilRec.Observe("graph", "", "x", 200) // a nil recorder must be safe: services may run without one
 }
+
+// A $batch is one round trip however many items it carries; its items are still requests.
+func TestBatchItemsAreNotRoundTrips(t *testing.T) {
+	r := New()
+	r.Observe("graph", "t1", "POST /$batch", 200)
+	for range 3 {
+		r.ObserveBatchItem("graph", "t1", "GET /organization", 200)
+	}
+	r.ObserveBatchItem("graph", "t1", "GET /subscribedSkus", 429)
+	r.Observe("graph", "t1", "GET /users", 200)
+	got := r.Total("graph", "t1")
+	if got != (Counts{Requests: 6, Throttled: 1, BatchItems: 4}) {
+		t.Errorf("totals %+v", got)
+	}
+	if got.RoundTrips() != 2 {
+		t.Errorf("round trips %d, want 2 (the $batch and GET /users)", got.RoundTrips())
+	}
+}
