@@ -47,11 +47,15 @@ func TestTenantDiscovery(t *testing.T) {
 	e.mux = New(d)
 	code, resp = invoke(t, e.mux, "TenantDiscovery", timerInvocation)
 	logs = strings.Join(resp.Logs, "\n")
-	if code != http.StatusOK || !strings.Contains(logs, "Partner Center consent: 1 consented") {
+	if code != http.StatusOK || !strings.Contains(logs, "Partner Center consent: 2 consented") {
 		t.Errorf("with AUTO_CONSENT: %d %q", code, logs)
 	}
 	if c := e.tenant(scenario.DemoWoodgroveBank).Consent; c.State != domain.ConsentConsented {
 		t.Errorf("Woodgrove after discovery with AUTO_CONSENT: %+v", c)
+	}
+	// No Privileged Role Administrator, Global Reader in force: consented by the gdap path.
+	if c := e.tenant(scenario.DemoConsolidated).Consent; c.State != domain.ConsentConsented || c.Method != "gdap" {
+		t.Errorf("Consolidated Messenger after discovery with AUTO_CONSENT: %+v", c)
 	}
 	if !strings.Contains(e.logs.String(), "app credential needs attention") {
 		t.Error("the credential's expiry is not warned about")
