@@ -30,6 +30,11 @@ func (c *tableRequests) Do(req *policy.Request) (*http.Response, error) {
 	if i := strings.LastIndex(table, "/"); i >= 0 {
 		table = table[i+1:]
 	}
+	// The console's change marker (store/snapshot.go: one "meta" row per table, upserted after
+	// each write so pages can reuse what they read) is counted apart from the rows it marks.
+	if strings.Contains(r.URL.Path, "PartitionKey='meta'") && r.Method != http.MethodGet {
+		table = "version:" + table
+	}
 	if i := strings.IndexAny(table, "(?"); i >= 0 {
 		table = table[:i]
 	}
@@ -122,9 +127,13 @@ func TestNoChangeResyncTableWork(t *testing.T) {
 	if writes[store.TableRuns] > 2*n || writes[store.TableTenants] > 2*n {
 		t.Errorf("run and tenant rows written %d and %d times for %d tenants, want at most twice each per tenant", writes[store.TableRuns], writes[store.TableTenants], n)
 	}
+	// Each tenant-row write marks the Tenants table changed once for the console, no more.
+	if v := writes["version:"+store.TableTenants]; v > writes[store.TableTenants] {
+		t.Errorf("the Tenants change marker was written %d times for %d tenant-row writes", v, writes[store.TableTenants])
+	}
 	other := 0
 	for table, k := range writes {
-		if table != store.TableRuns && table != store.TableTenants {
+		if table != store.TableRuns && table != store.TableTenants && !strings.HasPrefix(table, "version:") {
 			other += k
 		}
 	}
