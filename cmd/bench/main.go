@@ -202,7 +202,7 @@ func run(ctx context.Context, outPath string, verbose bool) error {
 	st.sim.Metrics.Reset()
 	before := st.counter.snapshot()
 	t1 := time.Now()
-	if err := st.api.send(ctx, "POST", "/admin/functions/TenantFanout?wait=true", "", nil); err != nil {
+	if err := st.api.Send(ctx, "POST", "/admin/functions/TenantFanout?wait=true", "", nil); err != nil {
 		return fmt.Errorf("fan-out: %w", err)
 	}
 	q := st.host.Queue("tenant-sync")

@@ -15,12 +15,12 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/apiclient"
 	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 	"github.com/tenantsync/tenantsync/shared/localdev/funchost"
 	"github.com/tenantsync/tenantsync/shared/localdev/funchost/sbqueue"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
-	"github.com/tenantsync/tenantsync/shared/operation"
 )
 
 // stack is the local stack the bench measures: the simulator, Azurite behind a counting proxy,
@@ -33,7 +33,7 @@ type stack struct {
 	proxySrv *http.Server
 	host     *funchost.Host
 	settings map[string]string
-	api      *apiClient
+	api      *apiclient.Client
 }
 
 // startStack starts everything on free ports (never the fixed ones `make run` uses).
@@ -92,7 +92,7 @@ func startStack(ctx context.Context, root string, world *scenario.World, dir str
 		s.close()
 		return nil, err
 	}
-	s.api = &apiClient{base: s.host.URL(), key: s.host.Key()}
+	s.api = &apiclient.Client{Base: s.host.URL(), Key: s.host.Key()}
 	return s, nil
 }
 
@@ -143,7 +143,7 @@ func freePort() (int, error) {
 // connectAndDiscover connects the partner's service account (the simulator's non-interactive
 // sign-in stands in for the browser) and runs discovery as an operation, as `make demo` does.
 func (s *stack) connectAndDiscover(ctx context.Context) error {
-	resp, err := s.api.get(ctx, s.api.base+"/api/connect?code="+url.QueryEscape(s.api.key), noRedirect)
+	resp, err := get(ctx, s.api.Base+"/api/connect?code="+url.QueryEscape(s.api.Key), noRedirect)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (s *stack) connectAndDiscover(ctx context.Context) error {
 		return err
 	}
 	simClient.CheckRedirect = noRedirect.CheckRedirect
-	back, err := s.api.get(ctx, resp.Header.Get("Location")+"&sim_user="+url.QueryEscape(scenario.DemoServiceAccountUPN), simClient)
+	back, err := get(ctx, resp.Header.Get("Location")+"&sim_user="+url.QueryEscape(scenario.DemoServiceAccountUPN), simClient)
 	if err != nil {
 		return err
 	}
@@ -165,29 +165,13 @@ func (s *stack) connectAndDiscover(ctx context.Context) error {
 	if err != nil || back.StatusCode != http.StatusFound || cb.Path != "/api/connect/callback" {
 		return fmt.Errorf("the sign-in did not redirect back to the callback (%s)", back.Status)
 	}
-	cb.Scheme, cb.Host = "http", strings.TrimPrefix(s.api.base, "http://")
-	if res, err := s.api.get(ctx, cb.String(), noRedirect); err != nil {
+	cb.Scheme, cb.Host = "http", strings.TrimPrefix(s.api.Base, "http://")
+	if res, err := get(ctx, cb.String(), noRedirect); err != nil {
 		return err
 	} else if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("connect callback answered %s", res.Status)
 	}
-	var started struct {
-		StatusURL string `json:"statusUrl"`
-	}
-	if err := s.api.send(ctx, http.MethodPost, "/api/discovery", "", &started); err != nil {
-		return err
-	}
-	if err := s.api.send(ctx, http.MethodPost, "/admin/queues/"+operation.QueueName+"/wait-idle?timeout=600s", "", nil); err != nil {
-		return err
-	}
-	var op operation.Operation
-	if err := s.api.send(ctx, http.MethodGet, started.StatusURL, "", &op); err != nil {
-		return err
-	}
-	if op.State != operation.StateSucceeded {
-		return fmt.Errorf("discovery operation ended %s", op.State)
-	}
-	return nil
+	return s.api.Operate(ctx, "/api/discovery", "", 600*time.Second, nil)
 }
 
 // tenants is the read API's tenant list.
@@ -195,40 +179,14 @@ func (s *stack) tenants(ctx context.Context) ([]domain.Tenant, error) {
 	var list struct {
 		Value []domain.Tenant `json:"value"`
 	}
-	err := s.api.send(ctx, http.MethodGet, "/api/tenants", "", &list)
+	err := s.api.Send(ctx, http.MethodGet, "/api/tenants", "", &list)
 	return list.Value, err
 }
 
-type apiClient struct{ base, key string }
-
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func (c *apiClient) send(ctx context.Context, method, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("x-functions-key", c.key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (c *apiClient) get(ctx context.Context, u string, hc *http.Client) (*http.Response, error) {
+// get fetches u with hc and discards the body (the connect flow's redirects).
+func get(ctx context.Context, u string, hc *http.Client) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err

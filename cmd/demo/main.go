@@ -28,11 +28,11 @@ import (
 
 	"github.com/tenantsync/tenantsync/shared/config"
 	"github.com/tenantsync/tenantsync/shared/domain"
+	"github.com/tenantsync/tenantsync/shared/localdev/apiclient"
 	"github.com/tenantsync/tenantsync/shared/localdev/devenv"
 	"github.com/tenantsync/tenantsync/shared/localdev/funchost"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim"
 	"github.com/tenantsync/tenantsync/shared/localdev/sim/scenario"
-	"github.com/tenantsync/tenantsync/shared/operation"
 )
 
 func main() {
@@ -141,7 +141,7 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		return err
 	}
 	defer host.Close()
-	api := &client{base: host.URL(), key: host.Key()}
+	api := &apiclient.Client{Base: host.URL(), Key: host.Key()}
 	st.say("local Functions host on %s started the handler", host.URL())
 
 	who, err := connectPartner(ctx, api, scenario.DemoServiceAccountUPN)
@@ -155,7 +155,7 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		Sources                                      map[string]int
 		Warnings                                     []string
 	}
-	if err := api.operate(ctx, "/api/discovery", "", &rep); err != nil {
+	if err := api.Operate(ctx, "/api/discovery", "", 120*time.Second, &rep); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	st.say("discovery (POST /api/discovery): %d tenants (GDAP %d, Partner Center %d); consent through Partner Center where GDAP allows", rep.Found, rep.Sources["gdap"], rep.Sources["csp"])
@@ -167,12 +167,12 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	var found struct {
 		Value []domain.Tenant `json:"value"`
 	}
-	if err := api.do(ctx, http.MethodGet, "/api/tenants", &found); err != nil {
+	if err := api.Send(ctx, http.MethodGet, "/api/tenants", "", &found); err != nil {
 		return err
 	}
 	if t, ok := needsConsentLink(found.Value); ok {
 		customerAdmin := "it-admin@" + t.DefaultDomain
-		if err := api.send(ctx, http.MethodPost, "/api/tenants/"+t.TenantID+"/consent-link", `{"email":"`+customerAdmin+`"}`, nil); err != nil {
+		if err := api.Send(ctx, http.MethodPost, "/api/tenants/"+t.TenantID+"/consent-link", `{"email":"`+customerAdmin+`"}`, nil); err != nil {
 			return fmt.Errorf("consent link: %w", err)
 		}
 		link, err := linkFromOutbox(cloudSim, customerAdmin)
@@ -189,7 +189,7 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 		st.say("no tenant needs an emailed admin-consent link in scenario %q", cloudSim.World.File().Name)
 	}
 
-	if err := api.do(ctx, http.MethodPost, "/admin/functions/TenantFanout?wait=true", nil); err != nil {
+	if err := api.Send(ctx, http.MethodPost, "/admin/functions/TenantFanout?wait=true", "", nil); err != nil {
 		return fmt.Errorf("fan-out: %w", err)
 	}
 	q := host.Queue("tenant-sync")
@@ -203,7 +203,7 @@ func run(ctx context.Context, serve, verbose bool, scenarioName string) error {
 	var list struct {
 		Value []domain.Tenant `json:"value"`
 	}
-	if err := api.do(ctx, http.MethodGet, "/api/tenants", &list); err != nil {
+	if err := api.Send(ctx, http.MethodGet, "/api/tenants", "", &list); err != nil {
 		return err
 	}
 	printTable(list.Value)
@@ -337,59 +337,6 @@ func trunc(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-type client struct{ base, key string }
-
-func (c *client) do(ctx context.Context, method, path string, out any) error {
-	return c.send(ctx, method, path, "", out)
-}
-
-// operate starts a long operation (202 with its status route), waits until the local host's
-// operations queue is idle and decodes the finished operation's result into out.
-func (c *client) operate(ctx context.Context, path, body string, out any) error {
-	var started struct {
-		StatusURL string `json:"statusUrl"`
-	}
-	if err := c.send(ctx, http.MethodPost, path, body, &started); err != nil {
-		return err
-	}
-	if err := c.do(ctx, http.MethodPost, "/admin/queues/"+operation.QueueName+"/wait-idle?timeout=120s", nil); err != nil {
-		return err
-	}
-	var op operation.Operation
-	if err := c.do(ctx, http.MethodGet, started.StatusURL, &op); err != nil {
-		return err
-	}
-	if op.State != operation.StateSucceeded {
-		msg := op.State
-		if op.Error != nil {
-			msg = op.Error.Code + ": " + op.Error.Message
-		}
-		return fmt.Errorf("operation %s: %s", op.ID, msg)
-	}
-	return json.Unmarshal(op.Result, out)
-}
-
-func (c *client) send(ctx context.Context, method, path, body string, out any) error {
-	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
-	req.Header.Set("x-functions-key", c.key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
 func writeSummary(root string, tenants []domain.Tenant) error {
 	dir := filepath.Join(root, ".demo")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -406,8 +353,8 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 // connectPartner signs the partner's service account in as an admin would in a browser: /api/connect
 // redirects to Entra; the simulator's non-interactive mode (sim_user) stands in for the sign-in page
 // and redirects back to the callback.
-func connectPartner(ctx context.Context, api *client, upn string) (string, error) {
-	resp, err := get(ctx, api.base+"/api/connect?code="+url.QueryEscape(api.key), nil)
+func connectPartner(ctx context.Context, api *apiclient.Client, upn string) (string, error) {
+	resp, err := get(ctx, api.Base+"/api/connect?code="+url.QueryEscape(api.Key), nil)
 	if err != nil {
 		return "", err
 	}
@@ -435,7 +382,7 @@ func connectPartner(ctx context.Context, api *client, upn string) (string, error
 }
 
 // followConsentLink is the customer's admin opening the emailed link and approving.
-func followConsentLink(ctx context.Context, api *client, link string) (string, error) {
+func followConsentLink(ctx context.Context, api *apiclient.Client, link string) (string, error) {
 	back, err := get(ctx, link+"&sim_action=approve", simClient)
 	if err != nil {
 		return "", err

@@ -45,9 +45,6 @@ func (p Problem) Text() string {
 // Unwrap is Kind.
 func (p Problem) Unwrap() error { return p.Kind }
 
-// IsZero reports whether p is nil or empty.
-func (p *Problem) IsZero() bool { return p == nil || p.Code == "" && p.Message == "" }
-
 // CollectionStatus says whether a collection could be synced and, if not, the problem. On the
 // wire (API and tables) the problem's message is "reason".
 type CollectionStatus struct {
